@@ -25,7 +25,8 @@ T = TypeVar("T")
 
 
 def get_scale() -> str:
-    """The preset in force: ``BLTLIB_SCALE`` if set, else ``ci`` under ``CI=true``, ``gpu`` with CUDA, else ``laptop``."""
+    """The preset in force: ``BLTLIB_SCALE`` if set, else ``ci`` under ``CI=true``, ``gpu`` with CUDA,
+    else ``laptop``."""
     scale = os.environ.get("BLTLIB_SCALE", "").strip().lower()
     if scale:
         if scale not in SCALES:

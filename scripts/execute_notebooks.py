@@ -1,0 +1,53 @@
+"""Execute lesson and solution notebooks in place, as CI will check them, and rebuild the exercises.
+
+    python scripts/execute_notebooks.py                     # every notebook
+    python scripts/execute_notebooks.py notebooks/01_bpe.ipynb solutions/01_bpe.ipynb
+
+Notebooks run at the ``ci`` preset (the outputs nbval compares against), from the repository root
+with a fresh kernel each. Widget state is dropped (it holds megabytes of JS). Each solution then
+regenerates its exercise twin in ``exercises/`` (see ``bltlib.exercises``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from bltlib.exercises import make_exercise
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def execute(path: Path) -> float:
+    notebook = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(
+        notebook, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    notebook.metadata.pop("widgets", None)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, path)
+    return time.perf_counter() - start
+
+
+def main(paths: list[str]) -> None:
+    os.environ["BLTLIB_SCALE"] = "ci"
+    targets = [Path(p).resolve() for p in paths] or sorted(
+        [*ROOT.glob("notebooks/*.ipynb"), *ROOT.glob("solutions/*.ipynb")]
+    )
+    for path in targets:
+        seconds = execute(path)
+        print(f"{path.relative_to(ROOT)}: executed in {seconds:.1f} s")
+        if path.parent.name == "solutions":
+            exercise = ROOT / "exercises" / path.name
+            nbformat.write(nbformat.from_dict(make_exercise(nbformat.read(path, as_version=4))), exercise)
+            print(f"  -> {exercise.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
