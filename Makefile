@@ -22,6 +22,14 @@ lab: install
 test: install
 	$(PY) -m pytest
 
+# Widgets in a real browser: JupyterLab driven by playwright in Debian's chromium (no browser download).
+# Installs chromium with apt (as root, or through sudo) and the `browser` extra when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+test-browser: install
+	command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium)
+	$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install --quiet -c constraints.txt -e '.[browser]'
+	$(PY) -m pytest -m browser tests/browser
+
 bench: install
 	$(PY) benchmarks/bench_bpe.py
 
