@@ -30,8 +30,9 @@ test-browser: install
 	$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install --quiet -c constraints.txt -e '.[browser]'
 	$(PY) -m pytest -m browser tests/browser
 
+# Every benchmark script: each prints a table of ours vs the reference (see benchmarks/README.md).
 bench: install
-	$(PY) benchmarks/bench_bpe.py
+	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
 
 lint: install
 	$(VENV)/bin/ruff check .

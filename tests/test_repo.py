@@ -79,3 +79,10 @@ def test_no_large_files_are_tracked():
         path = ROOT / name
         if path.is_file():
             assert path.stat().st_size < 5_000_000, f"{name} is over 5 MB"
+
+
+def test_the_code_is_ruff_clean():
+    ruff = Path(sys.executable).parent / "ruff"
+    for command in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
+        result = subprocess.run([str(ruff), *command], cwd=ROOT, capture_output=True, text=True)
+        assert result.returncode == 0, f"ruff {' '.join(command)}:\n{result.stdout}{result.stderr}"
