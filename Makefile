@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# JupyterLab refuses to run as root (e.g. in a container) unless told it may.
+LAB_FLAGS := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 lab: install
-	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb
+	$(VENV)/bin/jupyter lab $(LAB_FLAGS) notebooks/00_start_here.ipynb
 
 # Package tests and doctests, then every lesson and solution notebook under nbval (the ci preset:
 # see conftest.py). The paths are pyproject.toml's testpaths.

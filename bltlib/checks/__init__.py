@@ -1,11 +1,26 @@
 """Exercise checks: run a learner's function on cases and explain the first failure.
 
-Each lesson has a module here (``bltlib.checks.bpe`` ...) whose functions take the learner's
-function, e.g. ``checks.bpe.get_stats(get_stats)``. A check prints a one-line pass message, or
-raises :class:`CheckFailed` whose message shows the input, the expected and the actual value, and a
-hint. In a notebook it renders as that message alone, not as a traceback.
+Each lesson has a module here whose functions take the learner's function, e.g.
+``checks.bpe.get_stats(get_stats)`` after ``from bltlib import checks``. A check prints a one-line
+pass message, or raises :class:`CheckFailed` whose message shows the input, the expected and the
+actual value, and a hint. In a notebook it renders as that message alone, not as a traceback.
+
+>>> from bltlib import checks
+>>> checks.bpe.__name__  # lesson modules load on first use
+'bltlib.checks.bpe'
 """
+
+import importlib
+from types import ModuleType
 
 from bltlib.checks.core import Case, CheckFailed, CheckResult, run_cases
 
 __all__ = ["Case", "CheckFailed", "CheckResult", "run_cases"]
+LESSONS = ("bpe", "rope", "entropy")
+
+
+def __getattr__(name: str) -> ModuleType:
+    # Lazy: `checks.bpe` imports only lesson 1's checks (and bltlib.bpe), not every lesson's models.
+    if name in LESSONS:
+        return importlib.import_module(f"bltlib.checks.{name}")
+    raise AttributeError(f"module 'bltlib.checks' has no attribute {name!r}; lessons: {', '.join(LESSONS)}")
