@@ -1,0 +1,312 @@
+"""A small, readable training loop shared by lessons 2-4.
+
+What it does, in the order a step runs: fetch a batch with ``get_batch("train", step)``, set the learning
+rate from :func:`lr_at` (linear warmup, cosine decay to ``min_lr_ratio * lr``), forward under bf16
+autocast on CUDA (full fp32 on CPU), backward, clip the gradient norm, AdamW step; every
+``eval_every`` steps, the mean loss on ``eval_batches`` fixed validation batches. A ``callback(step,
+metrics)`` sees every step (for live loss plots), and a ``tqdm`` bar shows the loss.
+
+The model is anything with ``model(x, targets) -> (logits, loss)``; batches come from a callable
+``get_batch(split, step) -> (x, y)``. Making batches a function of the step (not of a hidden iterator)
+is what lets :meth:`Trainer.resume` continue a run bit for bit.
+
+Checkpoints are a folder: ``model.safetensors`` (weights), ``trainer.json`` (step, config, history) and
+``optimizer.pt`` (optimizer state and RNG states, read back with ``torch.load(weights_only=True)``, so
+loading never unpickles code). Single process only: DDP/FSDP are not handled here yet.
+
+>>> cfg = TrainConfig(steps=100, lr=1e-3, warmup=10, min_lr_ratio=0.1)
+>>> [round(lr_at(s, cfg), 6) for s in (0, 9, 55, 100)]
+[0.0001, 0.001, 0.00055, 0.0001]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import pickle
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields, is_dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_model, save_model
+from torch import nn
+from tqdm.auto import tqdm
+
+from bltlib.config import get_device
+
+FORMAT = "bltlib.train/1"  # written in every checkpoint, so a foreign folder is recognised as such
+MODEL_FILE, STATE_FILE, OPTIM_FILE = "model.safetensors", "trainer.json", "optimizer.pt"
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, corrupt, or was written for another model."""
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of a run. ``batch_size`` is for ``get_batch`` to read; it is recorded, not used here.
+
+    ``amp`` turns on bf16 autocast, on CUDA only. ``compile=None`` compiles the model on CUDA only.
+    ``ckpt_dir`` with ``ckpt_every > 0`` saves a checkpoint every ``ckpt_every`` steps and at the end.
+    """
+
+    steps: int = 1000
+    lr: float = 3e-4
+    warmup: int = 100
+    min_lr_ratio: float = 0.1
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    batch_size: int = 32
+    eval_every: int = 100
+    eval_batches: int = 1
+    betas: tuple[float, float] = (0.9, 0.95)
+    amp: bool = True
+    compile: bool | None = None
+    progress: bool = True
+    ckpt_dir: str | None = None
+    ckpt_every: int = 0
+
+    def __post_init__(self) -> None:
+        self.betas = tuple(self.betas)  # JSON round trips give lists
+        for name in ("steps", "warmup", "batch_size", "eval_every", "eval_batches", "ckpt_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+        for name in ("lr", "weight_decay", "grad_clip"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise ValueError(f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Learning rate for (0-based) ``step``: linear warmup over ``cfg.warmup`` steps, then cosine decay
+    from ``cfg.lr`` to ``cfg.min_lr_ratio * cfg.lr`` at ``cfg.steps``; constant after that.
+
+    >>> cfg = TrainConfig(steps=10, lr=1.0, warmup=2, min_lr_ratio=0.0)
+    >>> [round(lr_at(s, cfg), 3) for s in range(11)]
+    [0.5, 1.0, 1.0, 0.962, 0.854, 0.691, 0.5, 0.309, 0.146, 0.038, 0.0]
+    """
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup  # step 0 already moves: no wasted step at lr = 0
+    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW, decaying matrices only: decay on norm gains and biases would just pull them towards 0."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, eps=1e-8)
+
+
+def _jsonable(obj: object) -> object:
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _jsonable(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    return obj if isinstance(obj, str | int | float | bool | type(None)) else repr(obj)
+
+
+class Trainer:
+    """Train ``model`` on batches from ``get_batch`` following ``cfg``.
+
+    >>> class Regression(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.f = nn.Linear(1, 1)
+    ...     def forward(self, x, targets):
+    ...         pred = self.f(x)
+    ...         return pred, ((pred - targets) ** 2).mean()
+    >>> _ = torch.manual_seed(0)
+    >>> x = torch.linspace(-1, 1, 32)[:, None]
+    >>> get_batch = lambda split, step: (x, 3 * x + 1)
+    >>> trainer = Trainer(Regression(), TrainConfig(steps=300, lr=0.1, warmup=10, progress=False), get_batch)
+    >>> history = trainer.train()
+    >>> history[-1]["step"], round(history[-1]["val_loss"], 4)
+    (300, 0.0)
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        cfg: TrainConfig,
+        get_batch: Callable[[str, int], Batch],
+        *,
+        callback: Callable[[int, dict], None] | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if not isinstance(cfg, TrainConfig):
+            raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
+        if not callable(get_batch):
+            raise TypeError("get_batch must be a callable get_batch(split, step) -> (x, y)")
+        self.cfg, self.get_batch, self.callback = cfg, get_batch, callback
+        self.device = torch.device(device) if device is not None else get_device()
+        self.model = model.to(self.device)
+        self.optimizer = make_optimizer(self.model, cfg)
+        on_cuda = self.device.type == "cuda"
+        self.amp = cfg.amp and on_cuda
+        compile_ = on_cuda if cfg.compile is None else cfg.compile
+        # keep the plain module for checkpoints: a compiled one renames its weights "_orig_mod.*"
+        self._forward = torch.compile(self.model) if compile_ else self.model
+        self.step = 0
+        self.history: list[dict] = []
+
+    # ------------------------------------------------------------------------- one step
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp:
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _loss(self, batch: Batch) -> torch.Tensor:
+        if not (isinstance(batch, tuple | list) and len(batch) == 2):
+            raise TypeError(f"get_batch must return a pair (x, y), got {type(batch).__name__}")
+        x, y = (t.to(self.device, non_blocking=True) for t in batch)
+        with self._autocast():
+            out = self._forward(x, y)
+        if not (isinstance(out, tuple | list) and len(out) == 2):
+            raise TypeError("model(x, targets) must return (logits, loss)")
+        loss = out[1]
+        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+            raise TypeError(f"model(x, targets) must return a scalar loss tensor, got {loss!r:.60}")
+        return loss.float()
+
+    def train_step(self) -> dict:
+        """One optimizer step; returns its metrics (``step`` counts completed steps)."""
+        self.model.train()
+        lr = lr_at(self.step, self.cfg)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        loss = self._loss(self.get_batch("train", self.step))
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"loss is {loss.item()} at step {self.step}: try a lower lr or more warmup"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        max_norm = self.cfg.grad_clip if self.cfg.grad_clip > 0 else math.inf
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
+        self.optimizer.step()
+        self.step += 1
+        return {"step": self.step, "loss": loss.item(), "lr": lr, "grad_norm": grad_norm.item()}
+
+    @torch.no_grad()
+    def evaluate(self) -> float:
+        """Mean loss over the fixed batches ``get_batch("val", i)``, ``i < cfg.eval_batches``."""
+        self.model.eval()
+        losses = [self._loss(self.get_batch("val", i)).item() for i in range(max(1, self.cfg.eval_batches))]
+        self.model.train()
+        return sum(losses) / len(losses)
+
+    def train(self, until: int | None = None) -> list[dict]:
+        """Train from the current step up to ``until`` (default ``cfg.steps``); returns the history.
+
+        Evaluates every ``cfg.eval_every`` steps and at the last step of the run.
+        """
+        end = self.cfg.steps if until is None else until
+        if not 0 <= end <= self.cfg.steps:
+            raise ValueError(f"until must be in [0, cfg.steps={self.cfg.steps}], got {until}")
+        bar = tqdm(total=end, initial=self.step, desc="train", disable=not self.cfg.progress)
+        while self.step < end:
+            metrics = self.train_step()
+            every = self.cfg.eval_every
+            if (every and self.step % every == 0) or self.step == self.cfg.steps:
+                metrics["val_loss"] = self.evaluate()
+            self.history.append(metrics)
+            bar.update(1)
+            bar.set_postfix(
+                {k: f"{metrics[k]:.3f}" for k in ("loss", "val_loss") if k in metrics}, refresh=False
+            )
+            if self.callback is not None:
+                self.callback(self.step, metrics)
+            ckpt = self.cfg.ckpt_dir and self.cfg.ckpt_every
+            if ckpt and (self.step % self.cfg.ckpt_every == 0 or self.step == self.cfg.steps):
+                self.save(self.cfg.ckpt_dir)
+        bar.close()
+        return self.history
+
+    # ------------------------------------------------------------------------- checkpoints
+
+    def save(self, path: str | Path) -> Path:
+        """Write a checkpoint folder (weights, optimizer and RNG states, step, config, history)."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        save_model(self.model, str(path / MODEL_FILE), metadata={"format": FORMAT, "step": str(self.step)})
+        rng = {"cpu": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        torch.save({"optimizer": self.optimizer.state_dict(), "rng": rng}, path / OPTIM_FILE)
+        state = {
+            "format": FORMAT,
+            "step": self.step,
+            "config": asdict(self.cfg),
+            "model_config": _jsonable(getattr(self.model, "config", None)),
+            "history": self.history,
+        }
+        (path / STATE_FILE).write_text(json.dumps(state, indent=1))
+        return path
+
+    def resume(self, path: str | Path) -> Trainer:
+        """Load a checkpoint written by :meth:`save` and continue from its step. Returns the trainer."""
+        path = Path(path)
+        state = _read_state(path)
+        load_weights(self.model, path / MODEL_FILE)
+        try:
+            saved = torch.load(path / OPTIM_FILE, map_location=self.device, weights_only=True)
+            self.optimizer.load_state_dict(saved["optimizer"])
+            torch.set_rng_state(saved["rng"]["cpu"].cpu())
+        except (
+            OSError,
+            RuntimeError,
+            KeyError,
+            ValueError,
+            TypeError,
+            EOFError,
+            pickle.UnpicklingError,
+        ) as err:
+            raise CheckpointError(
+                f"{path / OPTIM_FILE} is missing or not a bltlib optimizer state: {err}"
+            ) from err
+        if "cuda" in saved["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in saved["rng"]["cuda"]])
+        changed = {k for k, v in asdict(self.cfg).items() if _jsonable(v) != state["config"].get(k)}
+        if changed:
+            warnings.warn(f"resuming with a config that differs in {sorted(changed)}", stacklevel=2)
+        self.step, self.history = int(state["step"]), list(state["history"])
+        return self
+
+
+def _read_state(path: Path) -> dict:
+    try:
+        state = json.loads((path / STATE_FILE).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path} is not a bltlib checkpoint folder ({STATE_FILE}: {err})") from err
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path / STATE_FILE} was not written by bltlib.train (format {FORMAT!r})")
+    return state
+
+
+def load_weights(model: nn.Module, file: str | Path) -> nn.Module:
+    """Load safetensors weights into ``model`` in place, with a clear error for a corrupt or foreign file."""
+    try:
+        load_model(model, str(file), strict=True)
+    except (SafetensorError, OSError, RuntimeError, ValueError) as err:
+        raise CheckpointError(f"cannot load weights from {file} into {type(model).__name__}: {err}") from err
+    return model

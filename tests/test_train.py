@@ -1,0 +1,175 @@
+"""Trainer: schedule, a step that learns, bit-for-bit resume, checkpoints and their errors."""
+
+import json
+import math
+
+import pytest
+import torch
+from safetensors import safe_open
+from torch import nn
+
+from bltlib.train import CheckpointError, TrainConfig, Trainer, load_weights, lr_at
+from bltlib.transformer import TransformerConfig, TransformerLM
+
+VOCAB, BLOCK = 16, 12
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny matmuls run 20x slower when 2 threads fight over 2 shared cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_lm(seed=0, dropout=0.1):
+    torch.manual_seed(seed)
+    cfg = TransformerConfig(
+        vocab_size=VOCAB, dim=16, n_layers=1, n_heads=2, max_seq_len=BLOCK, dropout=dropout
+    )
+    return TransformerLM(cfg)
+
+
+def get_batch(split, step):
+    """Counting sequences mod VOCAB from random starts: a pattern a tiny model learns in a few steps."""
+    g = torch.Generator().manual_seed(step * 2 + (split == "val"))
+    starts = torch.randint(VOCAB, (4, 1), generator=g)
+    seq = (starts + torch.arange(BLOCK + 1)) % VOCAB
+    return seq[:, :-1], seq[:, 1:]
+
+
+def config(**kw):
+    base = dict(steps=40, lr=1e-2, warmup=5, eval_every=10, progress=False, batch_size=4)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_lr_schedule_shape():
+    cfg = TrainConfig(steps=100, lr=1e-3, warmup=10, min_lr_ratio=0.1)
+    lrs = [lr_at(s, cfg) for s in range(120)]
+    assert lrs[:10] == sorted(lrs[:10]) and lrs[9] == pytest.approx(1e-3)  # warmup ends at the peak
+    assert all(a >= b for a, b in zip(lrs[10:100], lrs[11:101], strict=True))  # then only decays
+    assert lrs[100] == pytest.approx(1e-4) and lrs[119] == pytest.approx(1e-4)  # floor, held after the end
+    assert lr_at(55, cfg) == pytest.approx(1e-4 + 0.9e-3 * 0.5)  # halfway down the cosine
+    assert lr_at(0, TrainConfig(steps=5, lr=2.0, warmup=0, min_lr_ratio=0.0)) == 2.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"steps": -1}, "steps"),
+        ({"lr": float("nan")}, "lr"),
+        ({"min_lr_ratio": 1.5}, "min_lr_ratio"),
+        ({"betas": (0.9, 1.0)}, "betas"),
+        ({"warmup": 2.5}, "warmup"),
+    ],
+)
+def test_config_rejects_bad_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**kwargs)
+
+
+def test_training_lowers_loss_and_reports_metrics():
+    seen = []
+    trainer = Trainer(tiny_lm(dropout=0.0), config(), get_batch, callback=lambda s, m: seen.append((s, m)))
+    history = trainer.train()
+    assert [s for s, _ in seen] == list(range(1, 41)) and trainer.step == 40
+    assert [m["step"] for m in history if "val_loss" in m] == [10, 20, 30, 40]
+    assert history[-1]["val_loss"] < 0.5 * math.log(VOCAB)  # well below chance
+    assert history[-1]["loss"] < history[0]["loss"]
+    assert history[0]["lr"] == pytest.approx(lr_at(0, trainer.cfg))
+    assert all(m["grad_norm"] > 0 for m in history)
+
+
+def test_grad_clip_bounds_the_update():
+    # the reported grad_norm is the norm before clipping; the gradients the optimizer used are within it
+    trainer = Trainer(tiny_lm(dropout=0.0), config(grad_clip=1e-3, steps=1, warmup=0), get_batch)
+    trainer.train()
+    grads = [p.grad for p in trainer.model.parameters() if p.grad is not None]
+    assert torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])) <= 1e-3 * 1.001
+    assert trainer.history[0]["grad_norm"] > 1e-3
+
+
+def test_resume_is_bit_for_bit(tmp_path):
+    cfg = config(steps=16, eval_every=4)
+    straight = Trainer(tiny_lm(seed=0), cfg, get_batch)
+    straight.train()
+
+    first = Trainer(tiny_lm(seed=0), cfg, get_batch)
+    first.train(until=8)
+    first.save(tmp_path / "ckpt")
+    torch.manual_seed(123)  # disturb the global RNG: resume must restore it (dropout draws from it)
+    resumed = Trainer(tiny_lm(seed=7), cfg, get_batch).resume(tmp_path / "ckpt")
+    assert resumed.step == 8
+    resumed.train()
+
+    assert [m["loss"] for m in resumed.history] == [m["loss"] for m in straight.history]
+    for (name, a), b in zip(
+        straight.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
+
+
+def test_checkpoint_files(tmp_path):
+    trainer = Trainer(tiny_lm(), config(steps=3, ckpt_dir=str(tmp_path / "run"), ckpt_every=2), get_batch)
+    trainer.train()
+    state = json.loads((tmp_path / "run" / "trainer.json").read_text())
+    assert (
+        state["step"] == 3 and state["config"]["lr"] == 1e-2 and state["model_config"]["vocab_size"] == VOCAB
+    )
+    with safe_open(str(tmp_path / "run" / "model.safetensors"), "pt") as f:
+        assert f.metadata()["step"] == "3"
+
+
+def test_corrupt_and_foreign_checkpoints(tmp_path):
+    trainer = Trainer(tiny_lm(), config(steps=2), get_batch)
+    trainer.train()
+    ckpt = trainer.save(tmp_path / "ok")
+
+    with pytest.raises(CheckpointError, match="not a bltlib checkpoint"):
+        Trainer(tiny_lm(), config(), get_batch).resume(tmp_path / "nowhere")
+
+    bigger = TransformerLM(
+        TransformerConfig(vocab_size=VOCAB, dim=32, n_layers=1, n_heads=2, max_seq_len=BLOCK)
+    )
+    with pytest.raises(CheckpointError, match="cannot load weights"):
+        Trainer(bigger, config(), get_batch).resume(ckpt)
+
+    (ckpt / "optimizer.pt").write_bytes(b"not a torch file")
+    with pytest.raises(CheckpointError, match="optimizer"):
+        Trainer(tiny_lm(), config(), get_batch).resume(ckpt)
+
+    (ckpt / "model.safetensors").write_bytes(b"\x00" * 100)
+    with pytest.raises(CheckpointError, match="cannot load weights"):
+        load_weights(tiny_lm(), ckpt / "model.safetensors")
+
+    (ckpt / "trainer.json").write_text(json.dumps({"format": "something else"}))
+    with pytest.raises(CheckpointError, match="not written by bltlib"):
+        Trainer(tiny_lm(), config(), get_batch).resume(ckpt)
+
+
+def test_bad_model_and_batches_give_clear_errors():
+    class LogitsOnly(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(1))
+
+        def forward(self, x, targets):
+            return self.w * x
+
+    with pytest.raises(TypeError, match=r"\(logits, loss\)"):
+        Trainer(LogitsOnly(), config(), lambda s, i: (torch.ones(2), torch.ones(2))).train()
+
+    class Exploding(LogitsOnly):
+        def forward(self, x, targets):
+            return x, self.w * float("nan")
+
+    with pytest.raises(FloatingPointError, match="step 0"):
+        Trainer(Exploding(), config(), lambda s, i: (torch.ones(2), torch.ones(2))).train()
+
+    with pytest.raises(TypeError, match="pair"):
+        Trainer(tiny_lm(), config(), lambda s, i: torch.ones(2)).train()
+    with pytest.raises(TypeError, match="get_batch"):
+        Trainer(tiny_lm(), config(), "not callable")
+    with pytest.raises(ValueError, match="until"):
+        Trainer(tiny_lm(), config(), get_batch).train(until=1000)
