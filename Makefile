@@ -30,7 +30,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 test-browser: install
 	command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium)
 	$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install --quiet -c constraints.txt -e '.[browser]'
-	$(PY) -m pytest -m browser tests/browser
+	$(PY) -m pytest -o addopts="-p no:cacheprovider" -m browser tests/browser
 
 # Every benchmark script: each prints a table of ours vs the reference (see benchmarks/README.md).
 bench: install

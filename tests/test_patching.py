@@ -1,8 +1,6 @@
 """Patchers: the reference golden example, hand-worked rules, and invariants for any input."""
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bltlib.data import blt_golden_example
 from bltlib.patching import (
     bpe_patch_lengths,
     calibrate_threshold,
@@ -23,7 +22,7 @@ from bltlib.patching import (
     static_patch_lengths,
 )
 
-GOLDEN = json.loads((Path(__file__).parent / "fixtures" / "blt_golden.json").read_text())
+GOLDEN = blt_golden_example()  # the official BLT example (paper Fig. 4), shipped in bltlib/data
 
 entropy_lists = st.lists(st.floats(0.0, 6.0, allow_nan=False), min_size=1, max_size=200)
 thresholds = st.floats(-1.0, 7.0, allow_nan=False)

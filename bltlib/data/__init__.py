@@ -23,6 +23,7 @@ from bltlib.data.corpora import (
     mixed_text,
     udhr_languages,
 )
+from bltlib.data.reference import blt_golden_example
 
 __all__ = [
     "BOE_ID",
@@ -33,6 +34,7 @@ __all__ = [
     "OFFSET",
     "SPLITS",
     "UDHR_INFO",
+    "blt_golden_example",
     "corpus_names",
     "decode_bytes_ids",
     "encode_bytes",

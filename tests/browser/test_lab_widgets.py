@@ -53,33 +53,29 @@ def test_bpe_merge_stepper_follows_its_slider(lab, page):
     assert f"{len(raw)} tokens for {len(raw)} bytes" in caption, "0 merges: one span per byte"
 
 
-VIEWER_CELLS = [
-    "from bltlib.config import seed_everything\n"
-    "from bltlib.entropy import entropy_model_config\n"
-    "from bltlib.transformer import TransformerLM\n"
-    "from bltlib.viz.patch_viewer import patch_viewer\n"
-    "seed_everything(0)\n"
-    "model = TransformerLM(entropy_model_config(dim=16, n_layers=1, n_heads=2, max_seq_len=64)).eval()",
-    "patch_viewer(model, 'It is a truth universally acknowledged, that a single man', threshold=0.0)",
-]
-
-
-def test_patch_viewer_threshold_slider_changes_patches_and_plot(lab, page):
-    import nbformat
-
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in VIEWER_CELLS])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, lab.root / "viewer.ipynb")
-    open_and_run(lab, page, "viewer.ipynb", len(VIEWER_CELLS))
-    spans = page.locator(".widget-html span")
-    markers = page.locator(".js-plotly-plot .scatterlayer .point")
+def test_lesson3_patch_viewer_follows_its_sliders(lab, page):
+    lesson = ROOT / "notebooks" / "03_entropy_patching.ipynb"
+    n_cells = notebook_up_to(lesson, "patch_viewer(", lab.root / "patching.ipynb")
+    open_and_run(lab, page, "patching.ipynb", n_cells)
+    viewer = page.locator(".widget-vbox").filter(has=page.locator(".widget-textarea")).last
+    spans = viewer.locator(".widget-html span")
+    markers = viewer.locator(".js-plotly-plot .scatterlayer .point")
     expect(markers.first).to_be_attached()
-    n_bytes = len("It is a truth universally acknowledged, that a single man")
-    assert spans.count() == n_bytes and markers.count() == n_bytes  # threshold 0: every byte is a patch
+    stats = viewer.locator(".widget-html").filter(has_text="bytes per patch")
+    n_bytes = int(stats.inner_text().split("bytes")[1].split("·")[0])
+    before = spans.count()
+    assert 1 < before < n_bytes and markers.count() == before  # a calibrated threshold: real patches
 
-    handle = page.locator(".widget-slider").filter(has_text="threshold").locator(".noUi-handle").first
+    handle = viewer.locator(".widget-slider").filter(has_text="threshold").locator(".noUi-handle").first
     handle.focus()
-    handle.press("End")  # the highest threshold: only the forced first patch is left
+    handle.press("Home")  # threshold 0: every byte starts a patch
+    expect(spans).to_have_count(n_bytes)
+    expect(markers).to_have_count(n_bytes)
+    handle.press("End")  # the highest threshold: only the first patch is left
     expect(spans).to_have_count(1)
-    expect(markers).to_have_count(1)
-    expect(page.locator(".js-plotly-plot .gtitle")).to_contain_text("entropy: 1 patches")
+    expect(viewer.locator(".js-plotly-plot .gtitle")).to_contain_text("entropy: 1 patches")
+
+    # The scheme buttons re-patch too: space patching cuts after each space-like byte.
+    viewer.locator(".widget-toggle-button").get_by_text("space", exact=True).click()
+    expect(viewer.locator(".js-plotly-plot .gtitle")).to_contain_text("space:")
+    assert spans.count() > 1
