@@ -16,6 +16,7 @@ Measured, in this process:
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import time
@@ -80,6 +81,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 64], help="windows per forward pass")
     p.add_argument("--repeat", type=int, default=15)
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=Path(__file__).parent / "results" / "bench_entropy.md",
+        help="also write the table here (default: benchmarks/results/bench_entropy.md)",
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     model = load_entropy_model(args.weights)
@@ -119,20 +126,28 @@ def main(argv: list[str] | None = None) -> None:
     target_seconds = median_time(target_move, args.repeat)
 
     c = model.config
-    print(
+    extrapolated = "" if n_bytes >= 1_000_000 else f" (measured on {n_bytes:,} bytes, scaled)"
+    lines = [
         f"Entropy model: {model.num_params():,} parameters (dim {c.dim}, {c.n_layers} layers, context "
         f"{c.max_seq_len}, window {c.sliding_window}); {args.threads} threads, torch {torch.__version__}, "
-        f"{platform.processor() or platform.machine()}\n"
-    )
-    extrapolated = "" if n_bytes >= 1_000_000 else f" (measured on {n_bytes:,} bytes, scaled)"
-    print("| measurement | time | target | met? |")
-    print("|---|---|---|---|")
-    for batch_size, seconds in long_seconds.items():
-        print(row(f"entropies of 1 MB of text, batch_size={batch_size}", seconds, 60, extrapolated))
-    print(row(f"entropies of one paragraph ({len(PARAGRAPH)} bytes), median", paragraph_seconds, 0.2))
-    print(row("slider move: re-patch + figure update (plain functions), median", plain_seconds, 0.1))
-    print(row("slider move: threshold slider of the widget, median", widget_seconds, 0.1))
-    print(row("slider move: target-size slider (calibrate + redraw), median", target_seconds, 0.1))
+        f"{platform.processor() or platform.machine()}, load average {os.getloadavg()[0]:.1f}",
+        "",
+        "| measurement | time | target | met? |",
+        "|---|---|---|---|",
+        *(
+            row(f"entropies of 1 MB of text, batch_size={batch_size}", seconds, 60, extrapolated)
+            for batch_size, seconds in long_seconds.items()
+        ),
+        row(f"entropies of one paragraph ({len(PARAGRAPH)} bytes), median", paragraph_seconds, 0.2),
+        row("slider move: re-patch + figure update (plain functions), median", plain_seconds, 0.1),
+        row("slider move: threshold slider of the widget, median", widget_seconds, 0.1),
+        row("slider move: target-size slider (calibrate + redraw), median", target_seconds, 0.1),
+    ]
+    table = "\n".join(lines) + "\n"
+    print(table)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(table, encoding="utf-8")
+    print(f"written to {args.output}")
 
 
 if __name__ == "__main__":

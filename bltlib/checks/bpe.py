@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bltlib import bpe
-from bltlib.checks.core import Case, CheckResult, run_cases
+from bltlib.checks.core import Case, CheckResult, check
 
 # A text whose training has a tie at the second merge: (97, 98) and (256, 97) are both seen twice.
 LECTURE_TEXT = "aaabdaaabac"
@@ -31,15 +31,6 @@ SMALL_TEXT = (
     "café au lait, café noir, naïve café. that is that, and this is this.\n"
 )
 _HINT_DICT = "return a plain dict (or Counter) mapping each pair (a, b) to its count"
-
-
-def _run(
-    name: str, fn: Callable, cases: list[Case], raise_on_fail: bool, **options: Any
-) -> CheckResult | None:
-    """``run_cases``, returning nothing in the notebook form: a returned result would be displayed
-    under the pass line (and a trailing ``;`` does not hide it under nbval)."""
-    result = run_cases(name, fn, cases, raise_on_fail=raise_on_fail, **options)
-    return None if raise_on_fail else result
 
 
 def _same_dict(actual: Any, expected: dict) -> bool:
@@ -78,7 +69,7 @@ def get_stats(fn: Callable, *, raise_on_fail: bool = True) -> CheckResult | None
         Case(([256, 300, 256, 300],), {(256, 300): 2, (300, 256): 1}, label="ids above 255"),
         Case((LECTURE_IDS,), bpe.get_stats(LECTURE_IDS), label=f"the bytes of {LECTURE_TEXT!r}"),
     ]
-    return _run("get_stats", fn, cases, compare=_same_dict, hint=_HINT_DICT, raise_on_fail=raise_on_fail)
+    return check("get_stats", fn, cases, compare=_same_dict, hint=_HINT_DICT, raise_on_fail=raise_on_fail)
 
 
 def merge(fn: Callable, *, raise_on_fail: bool = True) -> CheckResult | None:
@@ -103,7 +94,7 @@ def merge(fn: Callable, *, raise_on_fail: bool = True) -> CheckResult | None:
             hint=skip,
         ),
     ]
-    return _run(
+    return check(
         "merge",
         fn,
         cases,
@@ -139,7 +130,7 @@ def train(fn: Callable, *, raise_on_fail: bool = True) -> CheckResult | None:
         ),
         Case((SMALL_TEXT, 300), _trained(SMALL_TEXT, 300).merges, label="44 merges", hint=ties),
     ]
-    return _run("train", fn, cases, compare=_same_dict, hint=ties, raise_on_fail=raise_on_fail)
+    return check("train", fn, cases, compare=_same_dict, hint=ties, raise_on_fail=raise_on_fail)
 
 
 def encode(fn: Callable, *, raise_on_fail: bool = True) -> CheckResult | None:
@@ -166,7 +157,7 @@ def encode(fn: Callable, *, raise_on_fail: bool = True) -> CheckResult | None:
             hint=order,
         ),
     ]
-    return _run("encode", fn, cases, compare=_same_list, hint=order, raise_on_fail=raise_on_fail)
+    return check("encode", fn, cases, compare=_same_list, hint=order, raise_on_fail=raise_on_fail)
 
 
 def decode(fn: Callable, *, raise_on_fail: bool = True) -> CheckResult | None:
@@ -196,7 +187,7 @@ def decode(fn: Callable, *, raise_on_fail: bool = True) -> CheckResult | None:
             hint=replace,
         ),
     ]
-    return _run("decode", fn, cases, hint=join_first, raise_on_fail=raise_on_fail)
+    return check("decode", fn, cases, hint=join_first, raise_on_fail=raise_on_fail)
 
 
 def encode_with_specials(fn: Callable, *, raise_on_fail: bool = True) -> CheckResult | None:
@@ -226,4 +217,4 @@ def encode_with_specials(fn: Callable, *, raise_on_fail: bool = True) -> CheckRe
         case("if a < b or c | d: pass", "'<' and '|' in ordinary text"),
         case("the <|endoftext marker, cut short", "an incomplete special token"),
     ]
-    return _run("encode_with_specials", fn, cases, hint=split, raise_on_fail=raise_on_fail)
+    return check("encode_with_specials", fn, cases, hint=split, raise_on_fail=raise_on_fail)

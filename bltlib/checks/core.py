@@ -136,3 +136,17 @@ def _fail(name: str, index: int, cases: Sequence[Case], lines: list[str], raise_
     if raise_on_fail:
         raise CheckFailed(result)
     return result
+
+
+def check(
+    name: str, fn: Callable, cases: Sequence[Case], *, raise_on_fail: bool = True, **options: Any
+) -> CheckResult | None:
+    """:func:`run_cases` in the form a notebook check cell wants: on success it prints the pass line and
+    returns None, so the cell shows that line alone (a returned result would be displayed under it,
+    and nbval does not honour a trailing ``;``). ``raise_on_fail=False`` returns the result instead.
+
+    >>> check("double", lambda x: 2 * x, [Case((2,), 4)])
+    ✓ double: all 1 cases pass
+    """
+    result = run_cases(name, fn, cases, raise_on_fail=raise_on_fail, **options)
+    return None if raise_on_fail else result

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from bltlib import entropy, patching
-from bltlib.checks.core import Case, CheckResult, run_cases
+from bltlib.checks.core import Case, CheckResult, check
 from bltlib.data import blt_golden_example
 
 _HINT_NATS = "entropy in nats: -sum(p * log p) with the natural log (torch.log / log_softmax), not log2"
@@ -36,14 +36,6 @@ _HINT_INDEX = (
     "entropies[i] is the uncertainty about token i + 1, so token t starts a patch iff "
     "entropies[t - 1] > threshold (not entropies[t])"
 )
-
-
-def _run(
-    name: str, fn: Callable, cases: list[Case], raise_on_fail: bool, **options: Any
-) -> CheckResult | None:
-    """``run_cases``, returning nothing in the notebook form (so the cell shows the message alone)."""
-    result = run_cases(name, fn, cases, raise_on_fail=raise_on_fail, **options)
-    return None if raise_on_fail else result
 
 
 def _random_entropies(n: int, seed: int) -> np.ndarray:
@@ -96,7 +88,7 @@ def entropy_from_logits(fn: Callable, *, raise_on_fail: bool = True) -> CheckRes
             "sum over all 260 classes, not just the 256 bytes: the model can predict BOS/EOS too",
         ),
     ]
-    return _run(
+    return check(
         "entropy_from_logits",
         fn,
         cases,
@@ -147,7 +139,7 @@ def global_starts(fn: Callable, *, raise_on_fail: bool = True) -> CheckResult | 
         case(_random_entropies(40, 1), 1.5, "40 random entropies", _HINT_INDEX),
         case(gold_e, gold["threshold"], "the official BLT example: 23 patches", _HINT_INDEX),
     ]
-    return _run(
+    return check(
         "global_starts",
         fn,
         cases,
@@ -182,7 +174,7 @@ def monotonic_starts(fn: Callable, *, raise_on_fail: bool = True) -> CheckResult
         case(np.array([0.1, 0.2, 0.3, 2.0, 2.1, 0.1]), 0.5, "one jump"),
         case(_random_entropies(40, 2), 0.8, "40 random entropies"),
     ]
-    return _run(
+    return check(
         "monotonic_starts",
         fn,
         cases,
@@ -250,7 +242,9 @@ def calibrate(fn: Callable, *, raise_on_fail: bool = True) -> CheckResult | None
         case(_random_entropies(5000, 5), 8.0, "target 8"),
         case(gold, 81 / 23, "the official example: 81 tokens in about 23 patches"),
     ]
-    return _run("calibrate", learner, cases, compare=_close_count, hint=quantile, raise_on_fail=raise_on_fail)
+    return check(
+        "calibrate", learner, cases, compare=_close_count, hint=quantile, raise_on_fail=raise_on_fail
+    )
 
 
 __all__ = ["Calibration", "calibrate", "entropy_from_logits", "global_starts", "monotonic_starts"]
