@@ -6,9 +6,10 @@ the input, the expected and the actual value, and a hint.
 
 >>> from bltlib.rope import apply_rotary, default_inv_freq, rope_cos_sin
 >>> rotate(lambda x, positions, base=10000.0: apply_rotary(
-...     x, *rope_cos_sin(default_inv_freq(x.shape[-1], base), positions))).passed
+...     x, *rope_cos_sin(default_inv_freq(x.shape[-1], base), positions)))
 ✓ rotate: all 5 cases pass
-True
+>>> rotate(lambda x, positions, base=10000.0: x, raise_on_fail=False).message.splitlines()[0]
+'✗ rotate: case 1 of 5 (d = 4, unit vectors: position m turns the first pair by m radians)'
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import torch
 
-from bltlib.checks.core import Case, CheckResult, run_cases
+from bltlib.checks.core import Case, CheckResult, check
 from bltlib.rope import apply_rotary, default_inv_freq, rope_cos_sin, rope_parameters
 
 _HINT_TENSOR = "return a torch tensor of the same shape as the reference (float32)"
@@ -82,7 +83,7 @@ def _x(t: int, d: int, seed: int) -> torch.Tensor:
     return torch.randn(t, d, generator=torch.Generator().manual_seed(seed))
 
 
-def rotate(fn: Callable, *, raise_on_fail: bool = True) -> CheckResult:
+def rotate(fn: Callable, *, raise_on_fail: bool = True) -> CheckResult | None:
     """Check ``fn(x [T, d], positions [T], base) -> [T, d]``: RoPE in the half layout (pair ``i`` with
     ``i + d/2``)."""
     halves = (
@@ -137,10 +138,10 @@ def rotate(fn: Callable, *, raise_on_fail: bool = True) -> CheckResult:
             hint="use positions[t] for row t, not t itself",
         ),
     ]
-    return run_cases("rotate", fn, cases, compare=_close, hint=_HINT_TENSOR, raise_on_fail=raise_on_fail)
+    return check("rotate", fn, cases, compare=_close, hint=_HINT_TENSOR, raise_on_fail=raise_on_fail)
 
 
-def pi_inv_freq(fn: Callable, *, raise_on_fail: bool = True) -> CheckResult:
+def pi_inv_freq(fn: Callable, *, raise_on_fail: bool = True) -> CheckResult | None:
     """Check ``fn(head_dim, base, factor) -> inv_freq [head_dim // 2]`` for position interpolation."""
     wrong_way = (
         "PI squeezes positions: position m is treated as m / factor, so every angle m * inv_freq becomes "
@@ -167,10 +168,10 @@ def pi_inv_freq(fn: Callable, *, raise_on_fail: bool = True) -> CheckResult:
         ),
         Case((32, 500000.0, 4.0), reference_pi_inv_freq(32, 500000.0, 4.0), label="Llama-3's base, factor 4"),
     ]
-    return run_cases("pi_inv_freq", fn, cases, compare=_close, hint=_HINT_TENSOR, raise_on_fail=raise_on_fail)
+    return check("pi_inv_freq", fn, cases, compare=_close, hint=_HINT_TENSOR, raise_on_fail=raise_on_fail)
 
 
-def yarn_ramp(fn: Callable, *, raise_on_fail: bool = True) -> CheckResult:
+def yarn_ramp(fn: Callable, *, raise_on_fail: bool = True) -> CheckResult | None:
     """Check ``fn(head_dim, base, original_max_position_embeddings, beta_fast, beta_slow) -> ramp``."""
     swapped = (
         "beta_fast (32 turns over the context) marks the FAST pairs, which come first (low index): "
@@ -204,4 +205,4 @@ def yarn_ramp(fn: Callable, *, raise_on_fail: bool = True) -> CheckResult:
             hint="dim(turns) = head_dim * ln(L / (turns * 2 pi)) / (2 ln base); use the betas you are given",
         ),
     ]
-    return run_cases("yarn_ramp", fn, cases, compare=_close, hint=_HINT_TENSOR, raise_on_fail=raise_on_fail)
+    return check("yarn_ramp", fn, cases, compare=_close, hint=_HINT_TENSOR, raise_on_fail=raise_on_fail)

@@ -1,0 +1,161 @@
+"""Synthetic tasks that probe what a model does with its context: passkey retrieval.
+
+Passkey retrieval (Mohtashami & Jaggi, 2023) hides a random number in a long, boring filler text and
+asks for it at the end. A model that can attend across the whole context copies the number; one whose
+positions broke down past its training length cannot. Lengths are in byte ids (BOS included), so a
+prompt of ``length - digits`` ids plus the answer fills exactly ``length`` positions.
+
+>>> ex = passkey_example(200, depth=0.5, seed=3)
+>>> ex.answer, len(encode_bytes(ex.prompt)) + len(ex.answer)
+('31190', 200)
+>>> ex.prompt[-38:]
+'What is the pass key? The pass key is '
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from bltlib.data import decode_bytes_ids, encode_bytes
+
+# No "is " and no digits in the filler: the question's "key is " then matches only the key sentence.
+FILLER = (
+    "The grass grows green. The sky turns blue. The sun shines bright. Here we go. There and back again. "
+)
+KEY_TEMPLATE = "The pass key is {key}. Remember it. {key} is the pass key. "
+QUESTION = "What is the pass key? The pass key is "
+
+
+@dataclass(frozen=True)
+class Passkey:
+    """One passkey prompt: the text to continue, the digits expected, and where the key sits.
+
+    ``key_offset`` is the byte offset of the key sentence in ``prompt``; ``depth`` the fraction of the
+    filler before it (0 = at the start, 1 = just before the question).
+    """
+
+    prompt: str
+    answer: str
+    depth: float
+    key_offset: int
+
+
+def passkey_example(length: int, depth: float, seed: int, digits: int = 5) -> Passkey:
+    """A prompt of ``length - digits`` byte ids (BOS included) with a ``digits``-digit key at ``depth``.
+
+    The key is inserted at the sentence boundary of the filler nearest below ``depth`` of the way
+    through it; the same ``seed`` always gives the same key.
+
+    >>> ex = passkey_example(160, depth=0.0, seed=0, digits=3)
+    >>> ex.prompt[:36], ex.answer
+    ('The pass key is 864. Remember it. 86', '864')
+    """
+    if not 0.0 <= depth <= 1.0:
+        raise ValueError(f"depth must be in [0, 1], got {depth}")
+    if not isinstance(digits, int) or digits < 1:
+        raise ValueError(f"digits must be a positive int, got {digits!r}")
+    key = f"{random.Random(seed).randrange(10**digits):0{digits}d}"
+    needle = KEY_TEMPLATE.format(key=key)
+    n_filler = length - 1 - digits - len(needle) - len(QUESTION)  # 1 for BOS; all ASCII: 1 byte a char
+    if n_filler < 0:
+        raise ValueError(
+            f"length {length} is too short for a passkey prompt: it needs at least "
+            f"{length - n_filler} ids (BOS, key sentence, question and {digits} answer digits)"
+        )
+    # Cut the repeated filler at its start, so that it ends on a full sentence before the question.
+    repeated = FILLER * (n_filler // len(FILLER) + 1)
+    filler = repeated[len(repeated) - n_filler :]
+    target = round(depth * n_filler)
+    cut = filler.rfind(". ", 0, target + 1)
+    cut = 0 if cut < 0 else cut + 2  # just after a full stop and its space: a sentence boundary
+    prompt = filler[:cut] + needle + filler[cut:] + QUESTION
+    return Passkey(prompt, key, depth, cut)
+
+
+def passkey_examples(
+    length: int, depths: Sequence[float], trials: int, seed: int = 0, digits: int = 5
+) -> list[Passkey]:
+    """``trials`` prompts at each depth, keys drawn from ``seed``: the evaluation set for one length.
+
+    >>> [ex.depth for ex in passkey_examples(300, [0.0, 1.0], trials=2)]
+    [0.0, 0.0, 1.0, 1.0]
+    """
+    return [
+        passkey_example(length, depth, seed=seed * 1_000_003 + i * 1009 + trial, digits=digits)
+        for i, depth in enumerate(depths)
+        for trial in range(trials)
+    ]
+
+
+def passkey_ids(example: Passkey) -> torch.Tensor:
+    """Prompt and answer as one row of byte ids: a training example for the task.
+
+    >>> ex = passkey_example(128, depth=0.3, seed=1)
+    >>> ids = passkey_ids(ex)
+    >>> len(ids), decode_bytes_ids(ids[-5:]).decode() == ex.answer
+    (128, True)
+    """
+    return encode_bytes(example.prompt + example.answer)
+
+
+def passkey_batch(
+    batch_size: int, length: int, generator: torch.Generator, digits: int = 5
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x, y)`` of shape ``[batch_size, length]``: passkey examples of ``length + 1`` ids, shifted.
+
+    Depths and keys are drawn from ``generator``, so a seeded generator gives the same batch.
+
+    >>> x, y = passkey_batch(2, 127, torch.Generator().manual_seed(0))
+    >>> x.shape, bool((x[:, 1:] == y[:, :-1]).all())
+    (torch.Size([2, 127]), True)
+    """
+    rows = []
+    for _ in range(batch_size):
+        depth = float(torch.rand((), generator=generator))
+        seed = int(torch.randint(2**31 - 1, (), generator=generator))
+        rows.append(passkey_ids(passkey_example(length + 1, depth, seed, digits)))
+    ids = torch.stack(rows)
+    return ids[:, :-1], ids[:, 1:]
+
+
+@torch.no_grad()
+def passkey_answers(model: torch.nn.Module, examples: Sequence[Passkey], batch_size: int = 8) -> list[str]:
+    """The model's greedy continuation of each prompt, as many bytes as the expected answer has.
+
+    Prompts of equal length go through ``model.generate`` together. The model must accept
+    ``len(prompt) + len(answer)`` positions (see ``TransformerLM.set_rope``).
+    """
+    was_training = model.training
+    model.eval()
+    out: dict[int, str] = {}
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, ex in enumerate(examples):
+        groups.setdefault((len(ex.prompt), len(ex.answer)), []).append(i)
+    device = next(model.parameters()).device
+    for (_, n_new), members in groups.items():
+        for start in range(0, len(members), batch_size):
+            chunk = members[start : start + batch_size]
+            idx = torch.stack([encode_bytes(examples[i].prompt) for i in chunk]).to(device)
+            new = model.generate(idx, n_new, temperature=0.0)[:, idx.shape[1] :]
+            for i, row in zip(chunk, new, strict=True):
+                out[i] = decode_bytes_ids(row).decode("utf-8", errors="replace")
+    model.train(was_training)
+    return [out[i] for i in range(len(examples))]
+
+
+def passkey_accuracy(answers: Sequence[str], examples: Sequence[Passkey]) -> float:
+    """Fraction of exact matches (every digit right).
+
+    >>> exs = passkey_examples(200, [0.5], trials=2)
+    >>> passkey_accuracy([exs[0].answer, "00000"], exs)
+    0.5
+    """
+    if len(answers) != len(examples):
+        raise ValueError(f"{len(answers)} answers for {len(examples)} examples")
+    if not examples:
+        raise ValueError("no examples to score")
+    return sum(a == ex.answer for a, ex in zip(answers, examples, strict=True)) / len(examples)
