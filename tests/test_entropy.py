@@ -33,15 +33,6 @@ TEXT = (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run much faster on one thread than with two fighting over 2 shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny(seed=0, **overrides):
     """A random model; its embeddings (tied to the head) are scaled up so that predictions are peaked and
     depend visibly on the context, unlike a fresh model's near-uniform ones."""

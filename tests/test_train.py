@@ -14,15 +14,6 @@ from bltlib.transformer import TransformerConfig, TransformerLM
 VOCAB, BLOCK = 16, 12
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny matmuls run 20x slower when 2 threads fight over 2 shared cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_lm(seed=0, dropout=0.1):
     torch.manual_seed(seed)
     cfg = TransformerConfig(
