@@ -44,6 +44,7 @@ __all__ = [
     "BasicTokenizer",
     "RegexTokenizer",
     "Tokenizer",
+    "encode_chunk",
     "get_stats",
     "merge",
     "render_token",
@@ -445,15 +446,15 @@ _NO_RANK = 1 << 62  # ranks beyond any id: "this pair is not a token"
 _SHORT_PIECE = 64  # up to here a plain scan is faster than a heap
 
 
-def _encode_piece(piece: bytes, ranks: dict[bytes, int]) -> list[int]:
+def encode_chunk(piece: bytes, ranks: dict[bytes, int]) -> list[int]:
     """tiktoken's byte-pair merge of one chunk: a chunk that is a token is that token; otherwise merge
     the adjacent parts whose joined bytes have the lowest rank (leftmost on a tie) until no joined pair
     is a token.
 
     >>> byte_ranks = {bytes([i]): i for i in range(256)}
-    >>> _encode_piece(b"abc", byte_ranks | {b"bc": 256, b"ab": 257})
+    >>> encode_chunk(b"abc", byte_ranks | {b"bc": 256, b"ab": 257})
     [97, 256]
-    >>> _encode_piece(b"abc", byte_ranks | {b"bc": 256, b"ab": 257, b"abc": 258})
+    >>> encode_chunk(b"abc", byte_ranks | {b"bc": 256, b"ab": 257, b"abc": 258})
     [258]
     """
     rank = ranks.get(piece)
@@ -480,7 +481,7 @@ def _encode_piece(piece: bytes, ranks: dict[bytes, int]) -> list[int]:
 
 
 def _encode_long_piece(piece: bytes, ranks: dict[bytes, int]) -> list[int]:
-    """:func:`_encode_piece` in O(n log n) for long chunks (a BasicTokenizer's whole text, long runs of
+    """:func:`encode_chunk` in O(n log n) for long chunks (a BasicTokenizer's whole text, long runs of
     spaces): parts are a linked list of start offsets and the candidate merges sit in a heap.
 
     >>> ids = _encode_long_piece(b"a" * 101, {bytes([i]): i for i in range(256)} | {b"aa": 256})
@@ -522,7 +523,7 @@ class _ChunkCache(dict):
         self.ranks = ranks
 
     def __missing__(self, chunk: str) -> list[int]:
-        ids = self[chunk] = _encode_piece(chunk.encode("utf-8"), self.ranks)
+        ids = self[chunk] = encode_chunk(chunk.encode("utf-8"), self.ranks)
         return ids
 
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import regex
 
-from bltlib.bpe import _encode_piece
+from bltlib.bpe import encode_chunk
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -80,7 +80,7 @@ def tokens_at_step(tokenizer: Tokenizer, text: str, step: int) -> list[bytes]:
         )
     ranks = _ranks(tokenizer, step)
     # bltlib's own merge routine for one chunk, so the last step matches the tokenizer exactly.
-    return [tokenizer.vocab[idx] for chunk in _chunks(tokenizer, text) for idx in _encode_piece(chunk, ranks)]
+    return [tokenizer.vocab[idx] for chunk in _chunks(tokenizer, text) for idx in encode_chunk(chunk, ranks)]
 
 
 def _label(token: bytes) -> str:
