@@ -31,13 +31,18 @@ def merge(ids, pair, idx):
     return out
 
 
-def train(text, vocab_size):
+def most_frequent_then_smallest(stats):
+    return min(stats, key=lambda p: (-stats[p], p))
+
+
+def train(text, vocab_size, pick=most_frequent_then_smallest, stop_when_done=True):
+    """The reference answer; ``pick`` and ``stop_when_done`` let the wrong answers below vary one step."""
     ids, merges = list(text.encode("utf-8")), {}
     for idx in range(256, vocab_size):
         stats = get_stats(ids)
-        if not stats:
+        if not stats and stop_when_done:
             break
-        pair = min(stats, key=lambda p: (-stats[p], p))
+        pair = pick(stats)
         ids = merge(ids, pair, idx)
         merges[pair] = idx
     return merges
@@ -128,38 +133,16 @@ def merge_unordered_pair(ids, pair, idx):
 
 
 def train_with_min(text, vocab_size):
-    ids, merges = list(text.encode("utf-8")), {}
-    for idx in range(256, vocab_size):
-        stats = get_stats(ids)
-        if not stats:
-            break
-        pair = min(stats, key=stats.get)
-        ids = merge(ids, pair, idx)
-        merges[pair] = idx
-    return merges
+    return train(text, vocab_size, pick=lambda stats: min(stats, key=stats.get))
 
 
 def train_first_seen_ties(text, vocab_size):
     """minbpe's tie-break (first seen) instead of bltlib's (smallest pair)."""
-    ids, merges = list(text.encode("utf-8")), {}
-    for idx in range(256, vocab_size):
-        stats = get_stats(ids)
-        if not stats:
-            break
-        pair = max(stats, key=stats.get)
-        ids = merge(ids, pair, idx)
-        merges[pair] = idx
-    return merges
+    return train(text, vocab_size, pick=lambda stats: max(stats, key=stats.get))
 
 
 def train_never_stops(text, vocab_size):
-    ids, merges = list(text.encode("utf-8")), {}
-    for idx in range(256, vocab_size):
-        stats = get_stats(ids)
-        pair = min(stats, key=lambda p: (-stats[p], p))
-        ids = merge(ids, pair, idx)
-        merges[pair] = idx
-    return merges
+    return train(text, vocab_size, stop_when_done=False)
 
 
 def encode_latest_merge_first(text, merges):

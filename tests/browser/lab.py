@@ -62,8 +62,7 @@ def notebook_up_to(source: Path, marker: str, destination: Path) -> int:
     if index is None:
         raise ValueError(f"{source.name} has no code cell containing {marker!r}")
     notebook.cells = notebook.cells[: index + 1]
-    nbformat.write(notebook, destination)
-    return copy_clean(destination, destination)
+    return write_clean(notebook, destination)
 
 
 class Lab:
@@ -150,10 +149,13 @@ class Lab:
 
 
 def copy_clean(source: Path, destination: Path) -> int:
-    """Copy a notebook with its outputs cleared (what the DOM shows must come from this run).
+    """Copy a notebook with its outputs cleared; returns the number of code cells."""
+    return write_clean(nbformat.read(source, as_version=4), destination)
 
-    Returns the number of code cells."""
-    notebook = nbformat.read(source, as_version=4)
+
+def write_clean(notebook: nbformat.NotebookNode, destination: Path) -> int:
+    """Write ``notebook`` without outputs (what the DOM shows must come from this run); returns the
+    number of code cells."""
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
