@@ -8,7 +8,8 @@ metrics)`` sees every step (for live loss plots), and a ``tqdm`` bar shows the l
 
 The model is anything with ``model(x, targets) -> (logits, loss)``; batches come from a callable
 ``get_batch(split, step) -> (x, y)``. Making batches a function of the step (not of a hidden iterator)
-is what lets :meth:`Trainer.resume` continue a run bit for bit.
+is what lets :meth:`Trainer.resume` continue a run bit for bit (on the CPU, and on CUDA without
+``compile`` and ``amp``; compiled CUDA kernels may sum in a different order after a restart).
 
 Checkpoints are a folder: ``model.safetensors`` (weights), ``trainer.json`` (step, config, history) and
 ``optimizer.pt`` (optimizer state and RNG states, read back with ``torch.load(weights_only=True)``, so
@@ -52,7 +53,8 @@ class CheckpointError(ValueError):
 class TrainConfig:
     """Hyper-parameters of a run. ``batch_size`` is for ``get_batch`` to read; it is recorded, not used here.
 
-    ``amp`` turns on bf16 autocast, on CUDA only. ``compile=None`` compiles the model on CUDA only.
+    ``amp`` turns on bf16 autocast, on CUDA only. ``compile=None`` compiles the model on CUDA only; if
+    compiling fails (a compiler bug for some shape), the Trainer warns and runs eagerly instead.
     ``ckpt_dir`` with ``ckpt_every > 0`` saves a checkpoint every ``ckpt_every`` steps and at the end.
     """
 
@@ -164,6 +166,7 @@ class Trainer:
         self.amp = cfg.amp and on_cuda
         compile_ = on_cuda if cfg.compile is None else cfg.compile
         # keep the plain module for checkpoints: a compiled one renames its weights "_orig_mod.*"
+        self.compiled = bool(compile_)
         self._forward = torch.compile(self.model) if compile_ else self.model
         self.step = 0
         self.history: list[dict] = []
@@ -180,13 +183,30 @@ class Trainer:
             raise TypeError(f"get_batch must return a pair (x, y), got {type(batch).__name__}")
         x, y = (t.to(self.device, non_blocking=True) for t in batch)
         with self._autocast():
-            out = self._forward(x, y)
+            out = self._compiled_or_eager(x, y)
         if not (isinstance(out, tuple | list) and len(out) == 2):
             raise TypeError("model(x, targets) must return (logits, loss)")
         loss = out[1]
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
             raise TypeError(f"model(x, targets) must return a scalar loss tensor, got {loss!r:.60}")
         return loss.float()
+
+    def _compiled_or_eager(self, x: torch.Tensor, y: torch.Tensor) -> object:
+        # torch.compile is a speed-up, never a requirement: if the compiler fails (it compiles at the
+        # first call and again for a new shape or mode), run eagerly from then on. A genuine error in
+        # the model fails again in eager mode, with its own message.
+        if not self.compiled:
+            return self.model(x, y)
+        try:
+            return self._forward(x, y)
+        except torch._dynamo.exc.TorchDynamoException as err:
+            first_line = (str(err).strip().splitlines() or [""])[0][:200]
+            warnings.warn(
+                f"torch.compile failed ({type(err).__name__}: {first_line}); training without it",
+                stacklevel=4,
+            )
+            self.compiled, self._forward = False, self.model
+            return self.model(x, y)
 
     def train_step(self) -> dict:
         """One optimizer step; returns its metrics (``step`` counts completed steps)."""

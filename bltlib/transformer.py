@@ -26,6 +26,7 @@ from bltlib.rope import RotaryCache, apply_rotary, rope_parameters
 
 IGNORE_INDEX = -100  # targets with this value do not count in the loss
 ATTN_IMPLS = ("auto", "sdpa", "flex")
+FLEX_MIN_HEAD_DIM = 16  # torch's compiled flex-attention kernel refuses smaller heads (torch 2.11)
 
 
 @dataclass
@@ -34,7 +35,7 @@ class TransformerConfig:
 
     ``sliding_window = w`` lets each position see itself and the ``w - 1`` positions before it.
     ``rope_scaling`` is a ``bltlib.rope`` scaling dict (HF vocabulary), applied from the start.
-    ``attn_impl``: ``auto`` picks flex attention on CUDA and SDPA elsewhere.
+    ``attn_impl``: ``auto`` picks flex attention on CUDA (heads of 16 channels or more) and SDPA elsewhere.
     """
 
     vocab_size: int = 260
@@ -256,7 +257,12 @@ class Attention(nn.Module):
         if kv_cache is not None or (self.training and self.dropout > 0):
             return False
         if self.attn_impl == "auto":
-            return x.is_cuda
+            return x.is_cuda and self.head_dim >= FLEX_MIN_HEAD_DIM
+        if self.attn_impl == "flex" and x.is_cuda and self.head_dim < FLEX_MIN_HEAD_DIM:
+            raise ValueError(
+                f"compiled flex attention needs head_dim >= {FLEX_MIN_HEAD_DIM}, got {self.head_dim}; "
+                "use attn_impl='auto' or 'sdpa', or fewer heads"
+            )
         if self.attn_impl == "flex" and not x.is_cuda and torch.is_grad_enabled() and x.requires_grad:
             raise RuntimeError(
                 "flex attention cannot backpropagate on CPU; train with attn_impl='sdpa' or 'auto' "

@@ -82,15 +82,16 @@ def test_grad_clip_bounds_the_update():
 
 
 def test_resume_is_bit_for_bit(tmp_path):
+    # On the CPU (tests/test_cuda.py covers CUDA, where compiled kernels are not bitwise repeatable).
     cfg = config(steps=16, eval_every=4)
-    straight = Trainer(tiny_lm(seed=0), cfg, get_batch)
+    straight = Trainer(tiny_lm(seed=0), cfg, get_batch, device="cpu")
     straight.train()
 
-    first = Trainer(tiny_lm(seed=0), cfg, get_batch)
+    first = Trainer(tiny_lm(seed=0), cfg, get_batch, device="cpu")
     first.train(until=8)
     first.save(tmp_path / "ckpt")
     torch.manual_seed(123)  # disturb the global RNG: resume must restore it (dropout draws from it)
-    resumed = Trainer(tiny_lm(seed=7), cfg, get_batch).resume(tmp_path / "ckpt")
+    resumed = Trainer(tiny_lm(seed=7), cfg, get_batch, device="cpu").resume(tmp_path / "ckpt")
     assert resumed.step == 8
     resumed.train()
 
@@ -99,6 +100,30 @@ def test_resume_is_bit_for_bit(tmp_path):
         straight.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
     ):
         assert torch.equal(a, b), name
+
+
+def test_a_failing_compiler_falls_back_to_eager_with_a_warning(monkeypatch):
+    def broken_compile(model):
+        def forward(*args):
+            raise torch._dynamo.exc.BackendCompilerFailed.__new__(torch._dynamo.exc.BackendCompilerFailed)
+
+        return forward
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    eager = Trainer(tiny_lm(dropout=0.0), config(steps=3, compile=False), get_batch, device="cpu")
+    trainer = Trainer(tiny_lm(dropout=0.0), config(steps=3, compile=True), get_batch, device="cpu")
+    assert trainer.compiled
+    with pytest.warns(UserWarning, match="torch.compile failed .*training without it"):
+        history = trainer.train()
+    assert not trainer.compiled
+    assert [m["loss"] for m in history] == [m["loss"] for m in eager.train()]
+
+    # A genuine error in the model is not swallowed: eager mode raises it again.
+    def bad_batch(split, step):
+        return torch.zeros(2, 4, dtype=torch.long), torch.full((2, 4), VOCAB + 5)
+
+    with pytest.raises(ValueError, match="targets"), pytest.warns(UserWarning):
+        Trainer(tiny_lm(), config(steps=1, compile=True), bad_batch, device="cpu").train()
 
 
 def test_checkpoint_files(tmp_path):
