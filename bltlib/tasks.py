@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from bltlib.data import decode_bytes_ids, encode_bytes
+from bltlib.transformer import IGNORE_INDEX
 
 # No "is " and no digits in the filler: the question's "key is " then matches only the key sentence.
 FILLER = (
@@ -102,24 +103,93 @@ def passkey_ids(example: Passkey) -> torch.Tensor:
     return encode_bytes(example.prompt + example.answer)
 
 
+def first_key_positions(example: Passkey) -> range:
+    """Indices in :func:`passkey_ids` of the key's first statement: digits no model can predict.
+
+    >>> ex = passkey_example(128, depth=0.0, seed=1)
+    >>> ids = passkey_ids(ex)
+    >>> decode_bytes_ids(ids[first_key_positions(ex)]).decode() == ex.answer
+    True
+    """
+    start = 1 + example.key_offset + KEY_TEMPLATE.index("{key}")  # 1 for BOS
+    return range(start, start + len(example.answer))
+
+
 def passkey_batch(
-    batch_size: int, length: int, generator: torch.Generator, digits: int = 5
+    batch_size: int, length: int, generator: torch.Generator, digits: int = 5, mask_key: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(x, y)`` of shape ``[batch_size, length]``: passkey examples of ``length + 1`` ids, shifted.
 
-    Depths and keys are drawn from ``generator``, so a seeded generator gives the same batch.
+    Depths and keys are drawn from ``generator``, so a seeded generator gives the same batch. With
+    ``mask_key``, the targets of the key's first statement are ``IGNORE_INDEX``: a random key cannot
+    be predicted there, and its loss only teaches the model that all digits look alike (with tied
+    embeddings it pulls their embeddings together, which makes copying them harder).
 
     >>> x, y = passkey_batch(2, 127, torch.Generator().manual_seed(0))
     >>> x.shape, bool((x[:, 1:] == y[:, :-1]).all())
     (torch.Size([2, 127]), True)
+    >>> _, y = passkey_batch(2, 127, torch.Generator().manual_seed(0), mask_key=True)
+    >>> (y == IGNORE_INDEX).sum(dim=1).tolist()
+    [5, 5]
     """
-    rows = []
+    rows, targets = [], []
     for _ in range(batch_size):
         depth = float(torch.rand((), generator=generator))
         seed = int(torch.randint(2**31 - 1, (), generator=generator))
-        rows.append(passkey_ids(passkey_example(length + 1, depth, seed, digits)))
-    ids = torch.stack(rows)
-    return ids[:, :-1], ids[:, 1:]
+        example = passkey_example(length + 1, depth, seed, digits)
+        ids = passkey_ids(example)
+        target = ids.clone()
+        if mask_key:
+            target[list(first_key_positions(example))] = IGNORE_INDEX
+        rows.append(ids)
+        targets.append(target)
+    return torch.stack(rows)[:, :-1], torch.stack(targets)[:, 1:]
+
+
+def passkey_episode_batch(
+    batch_size: int,
+    length: int,
+    generator: torch.Generator,
+    filler_ids: torch.Tensor,
+    max_gap: int | None = None,
+    digits: int = 5,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows of back-to-back short passkey episodes whose filler is natural text: dense copying practice.
+
+    An episode is the key sentence, a random stretch of ``filler_ids`` (0 to ``max_gap`` ids, default
+    ``length // 2``), the question and the answer. A row of one passkey example has a single answer to
+    copy, too sparse a signal for a small model to discover copying; a row of episodes has several,
+    from varied distances, through text that changes, so the only way to the answer is to find the
+    key (a fixed distance or a fixed filler would let the model cheat). The key's first statement is
+    masked in the targets, as in :func:`passkey_batch` with ``mask_key``.
+
+    >>> filler = encode_bytes("It is a truth universally acknowledged. " * 20, bos=False)
+    >>> x, y = passkey_episode_batch(2, 200, torch.Generator().manual_seed(0), filler)
+    >>> x.shape, bool((x[:, 1:] == y[:, :-1]).all()), decode_bytes_ids(x[0, :16]).decode()
+    (torch.Size([2, 200]), False, 'The pass key is ')
+    """
+    max_gap = length // 2 if max_gap is None else max_gap
+    if not 0 <= max_gap < len(filler_ids):
+        raise ValueError(f"max_gap must be in [0, {len(filler_ids)}) (the filler's length), got {max_gap}")
+    question = encode_bytes(QUESTION, bos=False)
+    key_at = KEY_TEMPLATE.index("{key}")
+    rows, targets = [], []
+    for _ in range(batch_size):
+        ids: list[torch.Tensor] = []
+        target: list[torch.Tensor] = []
+        while sum(len(t) for t in ids) < length + 1:
+            key = f"{int(torch.randint(10**digits, (), generator=generator)):0{digits}d}"
+            gap = int(torch.randint(max_gap + 1, (), generator=generator))
+            start = int(torch.randint(len(filler_ids) - gap + 1, (), generator=generator))
+            sentence = encode_bytes(KEY_TEMPLATE.format(key=key), bos=False)
+            masked = sentence.clone()
+            masked[key_at : key_at + digits] = IGNORE_INDEX
+            tail = torch.cat([filler_ids[start : start + gap], question, encode_bytes(key + ". ", bos=False)])
+            ids += [sentence, tail]
+            target += [masked, tail]
+        rows.append(torch.cat(ids)[: length + 1])
+        targets.append(torch.cat(target)[: length + 1])
+    return torch.stack(rows)[:, :-1], torch.stack(targets)[:, 1:]
 
 
 @torch.no_grad()

@@ -8,14 +8,16 @@ from bltlib.tasks import (
     FILLER,
     QUESTION,
     Passkey,
+    first_key_positions,
     passkey_accuracy,
     passkey_answers,
     passkey_batch,
+    passkey_episode_batch,
     passkey_example,
     passkey_examples,
     passkey_ids,
 )
-from bltlib.transformer import TransformerConfig, TransformerLM
+from bltlib.transformer import IGNORE_INDEX, TransformerConfig, TransformerLM
 
 
 @pytest.mark.parametrize("length", [120, 256, 1000, 2048])
@@ -58,6 +60,44 @@ def test_examples_grid_and_training_rows():
     x2, _ = passkey_batch(3, 255, torch.Generator().manual_seed(0))
     assert x.shape == y.shape == (3, 255) and torch.equal(x, x2)
     assert torch.equal(x[:, 1:], y[:, :-1])
+
+
+def test_masking_hides_exactly_the_first_statement_of_the_key():
+    gen = torch.Generator().manual_seed(5)
+    x, y = passkey_batch(4, 300, gen, mask_key=True)
+    x2, y2 = passkey_batch(4, 300, torch.Generator().manual_seed(5))
+    assert torch.equal(x, x2)
+    hidden = y == IGNORE_INDEX
+    assert torch.equal(y[~hidden], y2[~hidden]) and hidden.sum(dim=1).tolist() == [5] * 4
+    for row in range(4):
+        text = decode_bytes_ids(x[row]).decode()
+        first = text.index("The pass key is ") + len("The pass key is ")  # x has BOS at 0: -1 +1
+        assert hidden[row].nonzero().flatten().tolist() == list(range(first, first + 5))
+    ex = passkey_example(400, depth=0.7, seed=9)
+    assert decode_bytes_ids(passkey_ids(ex)[first_key_positions(ex)]).decode() == ex.answer
+
+
+def test_episodes_ask_for_each_key_after_a_varied_stretch_of_filler():
+    filler = encode_bytes("It is a truth universally acknowledged, that a single man. " * 40, bos=False)
+    x, y = passkey_episode_batch(6, 400, torch.Generator().manual_seed(0), filler, max_gap=150)
+    assert x.shape == y.shape == (6, 400)
+    visible = y != IGNORE_INDEX
+    assert torch.equal(x[:, 1:][visible[:, :-1]], y[:, :-1][visible[:, :-1]])  # unmasked: a plain shift
+    gaps = []
+    for row in range(6):
+        text = decode_bytes_ids(x[row]).decode()
+        episodes = text.split("The pass key is ")[1:]
+        # Each question's answer is the key of the sentence that opened its episode.
+        for stated, asked in zip(episodes[0::2], episodes[1::2], strict=False):
+            key = stated[:5]
+            if len(asked) >= 5:
+                assert asked[:5] == key
+            gaps.append(len(stated))
+        # Every first statement of a key is hidden from the loss, and nothing else is.
+        assert int((~visible[row]).sum()) % 5 == 0 and (~visible[row]).sum() >= 5
+    assert max(gaps) - min(gaps) > 50  # the distance to copy from varies
+    with pytest.raises(ValueError, match="max_gap"):
+        passkey_episode_batch(1, 100, torch.Generator(), filler[:50], max_gap=80)
 
 
 def test_bad_arguments_are_explained():
