@@ -153,8 +153,6 @@ def test_training_script_smoke(tmp_path):
     )
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    x, y = script.key_drill_batch(2, 64, torch.Generator().manual_seed(0))
-    assert x.shape == y.shape == (2, 64) and torch.equal(x[:, 1:], y[:, :-1])
     out = tmp_path / "stage1.safetensors"
     common = [
         "--dim",
@@ -167,10 +165,12 @@ def test_training_script_smoke(tmp_path):
         "128",
         "--batch-size",
         "4",
+        "--passkey-rows",
+        "1",
         "--eval-windows",
         "2",
     ]
-    script.main(["--steps", "2", *common, "--out", str(out)])
+    script.main(["--steps", "2", "--no-tie-embeddings", "--episode-rows", "1", *common, "--out", str(out)])
     second = tmp_path / "stage2.safetensors"
     script.main(
         [
@@ -178,7 +178,7 @@ def test_training_script_smoke(tmp_path):
             str(out),
             "--steps",
             "1",
-            "--drill-rows",
+            "--episode-rows",
             "1",
             *common,
             "--out",
@@ -189,4 +189,8 @@ def test_training_script_smoke(tmp_path):
     assert card["previous_stage"]["train"]["steps"] == 2 and card["train"]["steps"] == 1
     text = second.with_suffix(".md").read_text()
     assert "Started from an earlier stage" in text and "passkey accuracy at 128" in text
+    assert "untied embeddings" in text and "masked out of the loss" in card["previous_stage"]["data"]
     assert longctx.load_lm(second).config.max_seq_len == 128
+    assert ("1 GPU" if torch.cuda.is_available() else "CPU, 1 thread") in text
+    with pytest.raises(SystemExit):
+        script.parse_args(["--batch-size", "4", "--passkey-rows", "3", "--episode-rows", "2"])
