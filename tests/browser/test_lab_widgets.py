@@ -79,3 +79,32 @@ def test_lesson3_patch_viewer_follows_its_sliders(lab, page):
     viewer.locator(".widget-toggle-button").get_by_text("space", exact=True).click()
     expect(viewer.locator(".js-plotly-plot .gtitle")).to_contain_text("space:")
     assert spans.count() > 1
+
+
+def _angles(legend) -> dict[str, float]:
+    """The explorer's legend entries "trained: 2.56 rad" and "scaled: 0.64 rad", as numbers."""
+    entries = (t.split(": ") for t in legend.all_text_contents() if t.endswith(" rad"))
+    return {name: float(value.removesuffix(" rad")) for name, value in entries}
+
+
+def test_lesson2_rope_explorer_follows_its_controls(lab, page):
+    lesson = ROOT / "notebooks" / "02_rope_long_context.ipynb"
+    n_cells = notebook_up_to(lesson, "rope_explorer.rope_explorer(", lab.root / "rope.ipynb")
+    open_and_run(lab, page, "rope.ipynb", n_cells)
+    explorer = page.locator(".widget-vbox").filter(has=page.locator(".widget-dropdown")).last
+    title = explorer.locator(".js-plotly-plot .gtitle")
+    expect(title).to_have_text("RoPE explorer: yarn, factor 4")
+    legend = explorer.locator(".js-plotly-plot .legendtext")
+    expect(legend.filter(has_text="scaled:")).to_have_count(1)
+    # Pair 8 at position 256 turns 256 / 100 = 2.56 rad; YaRN x4 interpolates this slow pair fully.
+    angles = _angles(legend)
+    assert angles["trained"] == 2.56 and abs(angles["scaled"] - 2.56 / 4) < 0.01
+
+    explorer.locator(".widget-dropdown select").first.select_option("none")
+    expect(title).to_have_text("RoPE explorer: none, factor 4")
+    expect(legend.filter(has_text="scaled:")).to_have_text("scaled: 2.56 rad")
+
+    handle = explorer.locator(".widget-slider").filter(has_text="position").locator(".noUi-handle").first
+    handle.focus()
+    handle.press("Home")  # position 0: no pair turns at all
+    expect(legend.filter(has_text="trained:")).to_have_text("trained: 0.00 rad")
