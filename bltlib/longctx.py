@@ -52,15 +52,15 @@ def save_lm(model: TransformerLM, path: str | Path, card: dict | None = None) ->
     return path
 
 
-def load_lm(path: str | Path = DEFAULT_WEIGHTS) -> TransformerLM:
+def load_lm(path: str | Path = DEFAULT_WEIGHTS, device: torch.device | str = "cpu") -> TransformerLM:
     """A :class:`TransformerLM` from a file written by :func:`save_lm` (the shipped one by default),
-    in eval mode."""
+    in eval mode on ``device`` (lessons pass ``config.get_device()``: the GPU when there is one)."""
     with safe_open(str(path), framework="pt") as f:
         metadata = f.metadata() or {}
     if "config" not in metadata:
         raise ValueError(f"{path} has no model config in its metadata: was it written by save_lm?")
     model = TransformerLM(TransformerConfig(**json.loads(metadata["config"])))
-    return load_weights(model, path).eval()
+    return load_weights(model, path).to(device).eval()
 
 
 def model_card(path: str | Path = DEFAULT_WEIGHTS) -> dict:

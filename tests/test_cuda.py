@@ -120,3 +120,12 @@ def test_heads_too_small_for_compiled_flex_fall_back_to_sdpa_or_explain():
     small.attn_impl = "flex"
     with pytest.raises(ValueError, match="head_dim >= 16, got 8"):
         TransformerLM(small).cuda()(idx)
+
+
+def test_lesson2_model_loads_on_cuda_and_scores_like_the_cpu():
+    windows = torch.randint(4, 260, (2, 513), generator=torch.Generator().manual_seed(0))
+    yarn = {"rope_type": "yarn", "factor": 2.0, "original_max_position_embeddings": 256}
+    cpu = longctx.token_losses(longctx.load_lm(), windows, 512, yarn)
+    gpu_model = longctx.load_lm(device="cuda")
+    assert next(gpu_model.parameters()).is_cuda and not gpu_model.training
+    torch.testing.assert_close(longctx.token_losses(gpu_model, windows, 512, yarn), cpu, atol=1e-3, rtol=1e-3)
