@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from bltlib.data import decode_bytes_ids, encode_bytes
+from bltlib.data import decode_bytes_ids, encode_bytes, random_windows
 from bltlib.transformer import IGNORE_INDEX
 
 # No "is " and no digits in the filler: the question's "key is " then matches only the key sentence.
@@ -29,6 +29,7 @@ FILLER = (
 )
 KEY_TEMPLATE = "The pass key is {key}. Remember it. {key} is the pass key. "
 QUESTION = "What is the pass key? The pass key is "
+KEY_AT = KEY_TEMPLATE.index("{key}")  # where the key's first statement starts in its sentence
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def first_key_positions(example: Passkey) -> range:
     >>> decode_bytes_ids(ids[first_key_positions(ex)]).decode() == ex.answer
     True
     """
-    start = 1 + example.key_offset + KEY_TEMPLATE.index("{key}")  # 1 for BOS
+    start = 1 + example.key_offset + KEY_AT  # 1 for BOS
     return range(start, start + len(example.answer))
 
 
@@ -172,24 +173,52 @@ def passkey_episode_batch(
     if not 0 <= max_gap < len(filler_ids):
         raise ValueError(f"max_gap must be in [0, {len(filler_ids)}) (the filler's length), got {max_gap}")
     question = encode_bytes(QUESTION, bos=False)
-    key_at = KEY_TEMPLATE.index("{key}")
     rows, targets = [], []
     for _ in range(batch_size):
         ids: list[torch.Tensor] = []
         target: list[torch.Tensor] = []
-        while sum(len(t) for t in ids) < length + 1:
+        n_ids = 0
+        while n_ids < length + 1:
             key = f"{int(torch.randint(10**digits, (), generator=generator)):0{digits}d}"
             gap = int(torch.randint(max_gap + 1, (), generator=generator))
             start = int(torch.randint(len(filler_ids) - gap + 1, (), generator=generator))
             sentence = encode_bytes(KEY_TEMPLATE.format(key=key), bos=False)
             masked = sentence.clone()
-            masked[key_at : key_at + digits] = IGNORE_INDEX
+            masked[KEY_AT : KEY_AT + digits] = IGNORE_INDEX
             tail = torch.cat([filler_ids[start : start + gap], question, encode_bytes(key + ". ", bos=False)])
             ids += [sentence, tail]
             target += [masked, tail]
+            n_ids += len(sentence) + len(tail)
         rows.append(torch.cat(ids)[: length + 1])
         targets.append(torch.cat(target)[: length + 1])
     return torch.stack(rows)[:, :-1], torch.stack(targets)[:, 1:]
+
+
+def text_and_passkey_batch(
+    text_ids: torch.Tensor,
+    batch_size: int,
+    length: int,
+    generator: torch.Generator,
+    passkey_rows: int = 0,
+    episode_rows: int = 0,
+    mask_key: bool = True,
+    max_gap: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A training batch for retrieval: random windows of ``text_ids``, then ``passkey_rows`` rows of
+    :func:`passkey_batch` and ``episode_rows`` rows of :func:`passkey_episode_batch` (with ``text_ids``
+    as filler), all drawn from ``generator`` in that order.
+
+    >>> text = encode_bytes("It is a truth universally acknowledged. " * 40, bos=False)
+    >>> x, y = text_and_passkey_batch(text, 4, 200, torch.Generator().manual_seed(0), 1, 1)
+    >>> x.shape, (y == IGNORE_INDEX).any(dim=1).tolist()
+    (torch.Size([4, 200]), [False, False, True, True])
+    """
+    parts = [random_windows(text_ids, batch_size - passkey_rows - episode_rows, length, generator)]
+    if passkey_rows:
+        parts.append(passkey_batch(passkey_rows, length, generator, mask_key=mask_key))
+    if episode_rows:
+        parts.append(passkey_episode_batch(episode_rows, length, generator, text_ids, max_gap))
+    return torch.cat([x for x, _ in parts]), torch.cat([y for _, y in parts])
 
 
 @torch.no_grad()

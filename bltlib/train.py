@@ -166,7 +166,6 @@ class Trainer:
         self.amp = cfg.amp and on_cuda
         compile_ = on_cuda if cfg.compile is None else cfg.compile
         # keep the plain module for checkpoints: a compiled one renames its weights "_orig_mod.*"
-        self.compiled = bool(compile_)
         self._forward = torch.compile(self.model) if compile_ else self.model
         self.step = 0
         self.history: list[dict] = []
@@ -191,21 +190,26 @@ class Trainer:
             raise TypeError(f"model(x, targets) must return a scalar loss tensor, got {loss!r:.60}")
         return loss.float()
 
+    @property
+    def compiled(self) -> bool:
+        """Whether steps run through ``torch.compile`` (False after a compiler failure)."""
+        return self._forward is not self.model
+
     def _compiled_or_eager(self, x: torch.Tensor, y: torch.Tensor) -> object:
         # torch.compile is a speed-up, never a requirement: if the compiler fails (it compiles at the
         # first call and again for a new shape or mode), run eagerly from then on. A genuine error in
         # the model fails again in eager mode, with its own message.
-        if not self.compiled:
-            return self.model(x, y)
         try:
             return self._forward(x, y)
         except torch._dynamo.exc.TorchDynamoException as err:
+            if not self.compiled:
+                raise
             first_line = (str(err).strip().splitlines() or [""])[0][:200]
             warnings.warn(
                 f"torch.compile failed ({type(err).__name__}: {first_line}); training without it",
                 stacklevel=4,
             )
-            self.compiled, self._forward = False, self.model
+            self._forward = self.model
             return self.model(x, y)
 
     def train_step(self) -> dict:

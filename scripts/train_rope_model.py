@@ -57,13 +57,7 @@ from bltlib.longctx import (
     save_lm,
     token_losses,
 )
-from bltlib.tasks import (
-    passkey_accuracy,
-    passkey_answers,
-    passkey_batch,
-    passkey_episode_batch,
-    passkey_examples,
-)
+from bltlib.tasks import passkey_accuracy, passkey_answers, passkey_examples, text_and_passkey_batch
 from bltlib.train import TrainConfig, Trainer
 from bltlib.transformer import TransformerConfig, TransformerLM
 
@@ -123,15 +117,16 @@ def make_get_batch(train_ids: torch.Tensor, val_ids: torch.Tensor, args: argpars
         if split == "val":
             return random_windows(val_ids, args.batch_size, args.seq_len, torch.Generator().manual_seed(step))
         generator = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
-        n_text = args.batch_size - args.passkey_rows - args.episode_rows
-        parts = [random_windows(train_ids, n_text, args.seq_len, generator)]
-        if args.passkey_rows:
-            parts.append(passkey_batch(args.passkey_rows, args.seq_len, generator, mask_key=args.mask_key))
-        if args.episode_rows:
-            parts.append(
-                passkey_episode_batch(args.episode_rows, args.seq_len, generator, train_ids, args.max_gap)
-            )
-        return torch.cat([x for x, _ in parts]), torch.cat([y for _, y in parts])
+        return text_and_passkey_batch(
+            train_ids,
+            args.batch_size,
+            args.seq_len,
+            generator,
+            args.passkey_rows,
+            args.episode_rows,
+            mask_key=args.mask_key,
+            max_gap=args.max_gap,
+        )
 
     return get_batch
 

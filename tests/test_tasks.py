@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from bltlib.data import decode_bytes_ids, encode_bytes
+from bltlib.data import decode_bytes_ids, encode_bytes, random_windows
 from bltlib.tasks import (
     FILLER,
     QUESTION,
@@ -16,6 +16,7 @@ from bltlib.tasks import (
     passkey_example,
     passkey_examples,
     passkey_ids,
+    text_and_passkey_batch,
 )
 from bltlib.transformer import IGNORE_INDEX, TransformerConfig, TransformerLM
 
@@ -98,6 +99,20 @@ def test_episodes_ask_for_each_key_after_a_varied_stretch_of_filler():
     assert max(gaps) - min(gaps) > 50  # the distance to copy from varies
     with pytest.raises(ValueError, match="max_gap"):
         passkey_episode_batch(1, 100, torch.Generator(), filler[:50], max_gap=80)
+
+
+def test_mixed_batch_is_text_then_passkeys_then_episodes_from_one_generator():
+    text = encode_bytes("It is a truth universally acknowledged, that a single man. " * 40, bos=False)
+    x, y = text_and_passkey_batch(text, 6, 300, torch.Generator().manual_seed(3), 2, 1, max_gap=120)
+    gen = torch.Generator().manual_seed(3)
+    parts = [
+        random_windows(text, 3, 300, gen),
+        passkey_batch(2, 300, gen, mask_key=True),
+        passkey_episode_batch(1, 300, gen, text, max_gap=120),
+    ]
+    assert torch.equal(x, torch.cat([p[0] for p in parts])) and torch.equal(
+        y, torch.cat([p[1] for p in parts])
+    )
 
 
 def test_bad_arguments_are_explained():
