@@ -36,17 +36,21 @@ class TransformerConfig:
     ``sliding_window = w`` lets each position see itself and the ``w - 1`` positions before it.
     ``rope_scaling`` is a ``bltlib.rope`` scaling dict (HF vocabulary), applied from the start.
     ``attn_impl``: ``auto`` picks flex attention on CUDA (heads of 16 channels or more) and SDPA elsewhere.
+    ``n_kv_heads < n_heads`` shares each key/value head among ``n_heads / n_kv_heads`` query heads
+    (grouped-query attention); ``ffn_dim`` sets the SwiGLU width exactly instead of ``ffn_mult``.
     """
 
     vocab_size: int = 260
     dim: int = 128
     n_layers: int = 2
     n_heads: int = 4
+    n_kv_heads: int | None = None
     max_seq_len: int = 256
     sliding_window: int | None = None
     rope_base: float = 10000.0
     rope_scaling: dict | None = None
     ffn_mult: float = 8 / 3  # SwiGLU's three matrices at 8/3 * dim cost about the same as a 4 * dim MLP
+    ffn_dim: int | None = None
     dropout: float = 0.0
     tie_embeddings: bool = True
     norm_eps: float = 1e-5
@@ -71,6 +75,12 @@ class TransformerConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not self.ffn_mult > 0:
             raise ValueError(f"ffn_mult must be positive, got {self.ffn_mult}")
+        for name in ("n_kv_heads", "ffn_dim"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+                raise ValueError(f"{name} must be a positive int or None, got {value!r}")
+        if self.n_heads % self.kv_heads:
+            raise ValueError(f"n_heads {self.n_heads} is not a multiple of n_kv_heads {self.kv_heads}")
         if self.attn_impl not in ATTN_IMPLS:
             raise ValueError(f"attn_impl must be one of {', '.join(ATTN_IMPLS)}, got {self.attn_impl!r}")
         rope_parameters(self.head_dim, self.rope_base, self.rope_scaling)  # a bad scaling fails here, early
@@ -80,9 +90,14 @@ class TransformerConfig:
         return self.dim // self.n_heads
 
     @property
+    def kv_heads(self) -> int:
+        """Key/value heads: ``n_kv_heads``, or ``n_heads`` (plain multi-head attention)."""
+        return self.n_kv_heads or self.n_heads
+
+    @property
     def ffn_hidden(self) -> int:
-        """SwiGLU width: ``ffn_mult * dim`` rounded up to a multiple of 8 (friendlier matmul shapes)."""
-        return 8 * math.ceil(self.ffn_mult * self.dim / 8)
+        """SwiGLU width: ``ffn_dim`` if set, else ``ffn_mult * dim`` rounded up to a multiple of 8."""
+        return self.ffn_dim or 8 * math.ceil(self.ffn_mult * self.dim / 8)
 
 
 # --------------------------------------------------------------------------- masks
@@ -139,6 +154,27 @@ def _flex_attention() -> Callable:
 
     # Compiled on CUDA for the fused kernel; eager elsewhere (correct, but materialises the scores).
     return torch.compile(flex_attention) if torch.cuda.is_available() else flex_attention
+
+
+def attend(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor, dropout_p: float = 0.0
+) -> torch.Tensor:
+    """Scaled dot-product attention under an explicit boolean ``mask`` (True = may attend).
+
+    ``q`` is ``[B, H, Tq, d]``; ``k``, ``v`` may have fewer heads (grouped-query: head ``h`` reads
+    key/value head ``h // (H / H_kv)``); ``mask`` broadcasts to ``[B, H, Tq, Tk]``. A query that may see
+    no key at all (an empty patch in cross-attention) gets 0, as under flex attention, not NaN.
+
+    >>> q = k = v = torch.ones(1, 2, 2, 4)
+    >>> attend(q, k[:, :1], v[:, :1], torch.tensor([[True, False], [False, False]]))[0, :, :, 0].tolist()
+    [[1.0, 0.0], [1.0, 0.0]]
+    """
+    groups = q.shape[1] // k.shape[1]
+    if groups > 1:
+        k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
+    sees_any = mask.any(-1, keepdim=True)
+    y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask | ~sees_any, dropout_p=dropout_p)
+    return y * sees_any
 
 
 # --------------------------------------------------------------------------- blocks
@@ -214,34 +250,48 @@ class KVCache:
 
 
 class Attention(nn.Module):
-    """Multi-head causal self-attention with rotary positions and an optional sliding window."""
+    """Multi-head causal self-attention with rotary positions, an optional sliding window and
+    grouped-query heads; or, given an explicit ``mask``, attention under that mask (e.g. documents)."""
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
         self.n_heads, self.head_dim = config.n_heads, config.head_dim
+        self.n_kv_heads = config.kv_heads
         self.sliding_window = config.sliding_window
         self.attn_impl = config.attn_impl
         self.dropout = config.dropout
         self.q = nn.Linear(config.dim, config.dim, bias=False)
-        self.k = nn.Linear(config.dim, config.dim, bias=False)
-        self.v = nn.Linear(config.dim, config.dim, bias=False)
+        self.k = nn.Linear(config.dim, config.kv_heads * config.head_dim, bias=False)
+        self.v = nn.Linear(config.dim, config.kv_heads * config.head_dim, bias=False)
         self.out = nn.Linear(config.dim, config.dim, bias=False)
         self.resid_dropout = nn.Dropout(config.dropout)
 
     def forward(
-        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, kv_cache: KVCache | None = None
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        kv_cache: KVCache | None = None,
+        mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``x`` is ``[B, T, dim]``; ``cos``/``sin`` (``[T, head_dim]``) are for the positions of ``x``."""
+        """``x`` is ``[B, T, dim]``; ``cos``/``sin`` (``[T, head_dim]``) are for the positions of ``x``.
+
+        ``mask`` (boolean, broadcasting to ``[B, heads, T, keys]``) replaces the config's causal/window rule.
+        """
         b, t, dim = x.shape
-        q, k, v = (
-            proj(x).view(b, t, self.n_heads, self.head_dim).transpose(1, 2)
-            for proj in (self.q, self.k, self.v)
+        q = self.q(x).view(b, t, self.n_heads, self.head_dim).transpose(1, 2)
+        k, v = (
+            proj(x).view(b, t, self.n_kv_heads, self.head_dim).transpose(1, 2) for proj in (self.k, self.v)
         )
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         if kv_cache is not None:
             k, v = kv_cache.update(k, v)
         dropout_p = self.dropout if self.training else 0.0
-        if self._use_flex(x, kv_cache):
+        if mask is not None:
+            y = attend(q, k, v, mask, dropout_p)
+        elif self.n_kv_heads != self.n_heads:
+            y = attend(q, k, v, dense_mask(q.shape[2], k.shape[2], self.sliding_window, x.device), dropout_p)
+        elif self._use_flex(x, kv_cache):
             # flex attention has no dropout argument; dropout > 0 falls back to SDPA in _use_flex.
             y = _flex_attention()(q, k, v, block_mask=_block_mask(t, self.sliding_window, x.device))
         elif self.sliding_window is None and q.shape[2] == k.shape[2]:
@@ -282,9 +332,14 @@ class Block(nn.Module):
         self.mlp = SwiGLU(config.dim, config.ffn_hidden, config.dropout)
 
     def forward(
-        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, kv_cache: KVCache | None = None
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        kv_cache: KVCache | None = None,
+        mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        x = x + self.attn(self.attn_norm(x), cos, sin, kv_cache)
+        x = x + self.attn(self.attn_norm(x), cos, sin, kv_cache, mask)
         return x + self.mlp(self.mlp_norm(x))
 
 
@@ -365,7 +420,7 @@ class TransformerLM(nn.Module):
         weight = self.tok_emb.weight
         c = self.config
         return [
-            KVCache(batch_size, c.n_heads, c.head_dim, capacity, weight.device, weight.dtype)
+            KVCache(batch_size, c.kv_heads, c.head_dim, capacity, weight.device, weight.dtype)
             for _ in range(c.n_layers)
         ]
 

@@ -1,0 +1,910 @@
+"""The Byte Latent Transformer (BLT), in one readable file: bytes in, bytes out, a big model over patches.
+
+The data flow, for byte ids ``[B, T]`` (BOS = 1, byte b = b + 4) and patch lengths ``[B, P]``:
+
+1. :class:`HashNgramEmbedding`: each byte's embedding plus hashed embeddings of the n-grams ending at it;
+2. :class:`LocalEncoder`: a few transformer layers over bytes (sliding window), then cross-attention in
+   which ``k`` query slots per patch, initialised from the max over the patch's byte states, read the
+   patch's bytes -> patch vectors ``[B, P, k * local_dim]``;
+3. :class:`LatentTransformer`: the big model, causal over *patches* (no final norm);
+4. :class:`LocalDecoder`: byte states cross-attend to the latent output of the *previous* patch (the
+   one-patch shift: every byte of patch ``j + 1`` is predicted from patch ``j``'s output), a few layers,
+   a norm and the 260-class head.
+
+It follows the official code (``reference/blt_spec.md``) and loads Hugging Face transformers'
+``BltForCausalLM`` weights (:meth:`BLT.from_hf`, :meth:`BLT.to_hf`). Departures, each a config switch:
+``repool_queries`` (HF re-pools the encoder's queries after every layer; the official code pools once)
+and ``document_mask`` (the official code splits attention at EOS; HF does not). Cross-attention uses the
+local models' heads (as HF does; the official code has a separate head count), and sees only the
+patch's own bytes (the official ``cross_attn_window = None``).
+
+>>> config = BLTConfig(local_dim=16, local_heads=2, latent_dim=32, latent_heads=2, latent_layers=1,
+...                    hash_vocab=64, max_seq_len=32)
+>>> model = BLT(config)
+>>> ids = torch.tensor([[1, 76, 105, 112, 112, 115]])  # BOS "Hello"
+>>> lengths = torch.tensor([[1, 2, 3, 1]])  # sums to T + 1: the last patch holds the next byte
+>>> logits, loss = model(ids, lengths, targets=ids.roll(-1, 1))
+>>> tuple(logits.shape), loss.shape
+((1, 6, 260), torch.Size([]))
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_model
+from torch import nn
+
+from bltlib import flops
+from bltlib.data.batching import BYTE_VOCAB, EOS_ID
+from bltlib.rope import RotaryCache, interleaved_to_half
+from bltlib.train import CheckpointError, load_weights
+from bltlib.transformer import IGNORE_INDEX, Block, RMSNorm, TransformerConfig, attend
+
+FORMAT = "bltlib.blt/1"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "blt.safetensors"
+# The official hash primes, one per hash function (reference/blt_spec.md section 2).
+HASH_PRIMES = (
+    1000000007,
+    5915587277,
+    1500450271,
+    3267000013,
+    5754853343,
+    4093082899,
+    9576890767,
+    3628273133,
+    2860486313,
+    5463458053,
+    3367900313,
+)
+
+
+# ----------------------------------------------------------------------------- hash n-grams
+
+
+def _wrap_int64(x: int) -> int:
+    """``x`` as torch's int64 arithmetic would hold it (two's complement wraparound)."""
+    x &= (1 << 64) - 1
+    return x - (1 << 64) if x >= 1 << 63 else x
+
+
+def hash_ngram_ids(ids: torch.Tensor, n: int, vocab: int, func: int = 0) -> torch.Tensor:
+    """Bucket of the byte n-gram ending at each position: the official rolling polynomial hash.
+
+    The ids (with the +4 offset, BOS included) are left-padded with ``n - 1`` zeros; the window
+    ``w_0 .. w_{n-1}`` ending at position ``i`` (oldest first) hashes to ``sum_k w_k * p^k`` in int64
+    arithmetic (it wraps around, as in the reference), with ``p = HASH_PRIMES[func % 11]``, then
+    ``mod vocab`` (non-negative).
+
+    >>> hash_ngram_ids(torch.tensor([[1, 76, 105, 112, 112, 115]]), n=3, vocab=500002).tolist()
+    [[443987, 124875, 393970, 386145, 358223, 190185]]
+    """
+    if not isinstance(ids, torch.Tensor) or ids.dtype not in (torch.long, torch.int32):
+        raise TypeError(
+            f"ids must be an integer torch.Tensor, got {getattr(ids, 'dtype', type(ids).__name__)}"
+        )
+    for name, value in (("n", n), ("vocab", vocab)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    prime = HASH_PRIMES[func % len(HASH_PRIMES)]
+    powers = torch.tensor([_wrap_int64(prime**k) for k in range(n)], dtype=torch.long, device=ids.device)
+    padded = F.pad(ids.long(), (n - 1, 0))  # zeros (BOE) before the first byte
+    windows = padded.unfold(-1, n, 1)  # [..., T, n], oldest byte first
+    return (windows * powers).sum(-1) % vocab
+
+
+# ----------------------------------------------------------------------------- config
+
+
+@dataclass
+class BLTConfig:
+    """Everything that fixes the shape of a :class:`BLT`.
+
+    Local models (encoder and decoder share the width ``local_dim``), latent model, cross-attention
+    (``cross_attn_k`` query slots per patch; after the last encoder layer or after every one; before the
+    first decoder layer or before every one), hash n-gram embeddings (``hash_functions`` x
+    ``len(ngram_sizes)`` tables of ``hash_vocab`` rows), and the longest input: ``max_seq_len`` bytes and
+    ``max_patches`` patches (default ``max_seq_len + 1``). ``None`` for a kv-head count or an FFN width
+    means "as many as query heads" and "8/3 of the width".
+    """
+
+    local_dim: int = 128
+    local_heads: int = 4
+    local_kv_heads: int | None = None
+    local_ffn_dim: int | None = None
+    encoder_layers: int = 1
+    decoder_layers: int = 2
+    local_window: int | None = 128
+    latent_dim: int = 256
+    latent_layers: int = 4
+    latent_heads: int = 4
+    latent_kv_heads: int | None = None
+    latent_ffn_dim: int | None = None
+    cross_attn_k: int = 2
+    encoder_cross_all_layers: bool = False
+    decoder_cross_all_layers: bool = True
+    repool_queries: bool = False
+    ngram_sizes: tuple[int, ...] = (3, 4, 5, 6, 7, 8)
+    hash_functions: int = 1
+    hash_vocab: int = 4096
+    max_seq_len: int = 512
+    max_patches: int | None = None
+    local_rope_base: float = 10000.0
+    latent_rope_base: float = 10000.0
+    norm_eps: float = 1e-5
+    document_mask: bool = True
+    dropout: float = 0.0
+    attn_impl: str = "auto"
+
+    def __post_init__(self) -> None:
+        self.ngram_sizes = tuple(self.ngram_sizes)  # JSON round trips give lists
+        for name in ("cross_attn_k", "hash_functions", "hash_vocab", "latent_layers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        for name in ("encoder_layers", "decoder_layers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1 (cross-attention needs a layer), got {value!r}")
+        if not self.ngram_sizes or not all(isinstance(n, int) and n >= 2 for n in self.ngram_sizes):
+            raise ValueError(f"ngram_sizes must be ints >= 2, got {self.ngram_sizes!r}")
+        if self.max_patches is not None and (not isinstance(self.max_patches, int) or self.max_patches < 1):
+            raise ValueError(f"max_patches must be a positive int or None, got {self.max_patches!r}")
+        self.encoder_stack(), self.latent_stack()  # width, heads and window errors surface here, early
+
+    @property
+    def patch_capacity(self) -> int:
+        """The most patches a row may have (``max_patches``, by default ``max_seq_len + 1``)."""
+        return self.max_patches or self.max_seq_len + 1
+
+    def _stack(self, **kw: object) -> TransformerConfig:
+        return TransformerConfig(
+            vocab_size=BYTE_VOCAB,
+            norm_eps=self.norm_eps,
+            dropout=self.dropout,
+            attn_impl=self.attn_impl,
+            **kw,
+        )
+
+    def encoder_stack(self, n_layers: int | None = None) -> TransformerConfig:
+        """The local models' transformer blocks, as a :class:`~bltlib.transformer.TransformerConfig`."""
+        return self._stack(
+            dim=self.local_dim,
+            n_layers=n_layers or self.encoder_layers,
+            n_heads=self.local_heads,
+            n_kv_heads=self.local_kv_heads,
+            ffn_dim=self.local_ffn_dim,
+            max_seq_len=self.max_seq_len,
+            sliding_window=self.local_window,
+            rope_base=self.local_rope_base,
+        )
+
+    def decoder_stack(self) -> TransformerConfig:
+        return self.encoder_stack(self.decoder_layers)
+
+    def latent_stack(self) -> TransformerConfig:
+        return self._stack(
+            dim=self.latent_dim,
+            n_layers=self.latent_layers,
+            n_heads=self.latent_heads,
+            n_kv_heads=self.latent_kv_heads,
+            ffn_dim=self.latent_ffn_dim,
+            max_seq_len=self.patch_capacity,
+            rope_base=self.latent_rope_base,
+        )
+
+    def flops_per_byte(self, patch_size: float, context_bytes: int | None = None) -> dict[str, float]:
+        """Forward FLOPs per byte by part (``bltlib.flops`` terms for this model's shapes), and ``total``.
+
+        ``context_bytes`` (default ``max_seq_len``) sets how far attention reaches: the local models see
+        ``min(window, context)`` bytes, the latent model ``context / patch_size`` patches. On top of the
+        paper's terms this counts the projections the model has: the encoder's query slots (per cross
+        layer), the latent input (when ``k * local_dim != latent_dim``) and the decoder's slots, each once
+        per patch. Training costs 3x (``flops.training_flops``).
+        """
+        context = context_bytes or self.max_seq_len
+        local, latent = self.encoder_stack(), self.latent_stack()
+        window = min(context, self.local_window or context)
+
+        def dims(stack: TransformerConfig, n_layers: int, reach: int) -> flops.Dims:
+            return flops.Dims(stack.dim, n_layers, stack.ffn_hidden, reach)
+
+        k, d, dg = self.cross_attn_k, self.local_dim, self.latent_dim
+        enc_x = self.encoder_layers if self.encoder_cross_all_layers else 1
+        dec_x = self.decoder_layers if self.decoder_cross_all_layers else 1
+        parts = flops.patch_model_flops_per_byte(
+            latent=dims(latent, self.latent_layers, max(1, round(context / patch_size))),
+            encoder=dims(local, self.encoder_layers, window),
+            decoder=dims(local, self.decoder_layers, window),
+            patch_size=patch_size,
+            k=k,
+            cross_layers=(enc_x, dec_x),
+        )
+        pools = enc_x if self.repool_queries else 1
+        per_patch = 2 * d * k * d * pools + 2 * dg * k * d + (2 * k * d * dg if k * d != dg else 0)
+        parts["projections"] = per_patch / patch_size
+        parts["total"] = sum(v for name, v in parts.items() if name != "total")
+        return parts
+
+
+# ----------------------------------------------------------------------------- patches and masks
+
+
+def patch_ids(lengths: torch.Tensor, n: int) -> torch.Tensor:
+    """Patch index of each of the first ``n`` positions, for a batch of patch lengths ``[B, P]``.
+
+    ``id_t = #{patch ends <= t}``: zero-length patches take an index but no position, and positions past
+    the last length (when lengths sum to less than ``n``) fall into the last patch.
+
+    >>> patch_ids(torch.tensor([[1, 3, 0, 2]]), 6).tolist()
+    [[0, 1, 1, 1, 3, 3]]
+    """
+    ends = lengths.cumsum(-1)
+    positions = torch.arange(n, device=lengths.device)
+    ids = (ends[:, None, :] <= positions[None, :, None]).sum(-1)
+    return ids.clamp_max(lengths.shape[1] - 1)
+
+
+def decoder_patch_ids(lengths: torch.Tensor, n: int) -> torch.Tensor:
+    """The latent output each position's *prediction* reads: the one-patch shift.
+
+    Position ``t`` predicts byte ``t + 1``; that byte lies in patch ``j + 1``, which may only use what the
+    latent model knew after patch ``j``. Dropping the first length (the ``[BOS]`` patch, always 1) shifts
+    every id down by one patch.
+
+    >>> decoder_patch_ids(torch.tensor([[1, 3, 2]]), 5).tolist()  # bytes 1-3 form patch 1, 4-5 patch 2
+    [[0, 0, 0, 1, 1]]
+    """
+    return patch_ids(lengths[:, 1:], n)
+
+
+def pool_patches(h: torch.Tensor, ids: torch.Tensor, n_patches: int) -> torch.Tensor:
+    """Max over each patch's positions: ``[B, T, D] -> [B, P, D]``; an empty patch gets zeros.
+
+    >>> h = torch.tensor([[[1.0], [5.0], [2.0]]])
+    >>> pool_patches(h, torch.tensor([[0, 1, 1]]), 3).flatten().tolist()
+    [1.0, 5.0, 0.0]
+    """
+    out = h.new_zeros(h.shape[0], n_patches, h.shape[-1])
+    index = ids[..., None].expand(-1, -1, h.shape[-1])
+    return out.scatter_reduce(1, index, h, reduce="amax", include_self=False)
+
+
+def encoder_cross_mask(ids: torch.Tensor, n_patches: int, k: int) -> torch.Tensor:
+    """``[B, P * k, T]``: query slot ``s`` (patch ``s // k``) may read position ``t`` iff ``t`` is in it.
+
+    >>> encoder_cross_mask(torch.tensor([[0, 1, 1]]), 2, k=1).int().tolist()
+    [[[1, 0, 0], [0, 1, 1]]]
+    """
+    slots = torch.arange(n_patches, device=ids.device).repeat_interleave(k)
+    return ids[:, None, :] == slots[None, :, None]
+
+
+def decoder_cross_mask(dec_ids: torch.Tensor, n_patches: int, k: int) -> torch.Tensor:
+    """``[B, T, P * k]``: position ``t`` may read the ``k`` slots of latent output ``dec_ids[t]``.
+
+    >>> decoder_cross_mask(torch.tensor([[0, 0, 1]]), 2, k=1).int().tolist()
+    [[[1, 0], [1, 0], [0, 1]]]
+    """
+    slots = torch.arange(n_patches, device=dec_ids.device).repeat_interleave(k)
+    return dec_ids[:, :, None] == slots[None, None, :]
+
+
+def document_ids(ids: torch.Tensor) -> torch.Tensor:
+    """Document index of each position: the number of EOS strictly before it (an EOS ends its own).
+
+    >>> document_ids(torch.tensor([[1, 100, 2, 1, 100]])).tolist()
+    [[0, 0, 0, 1, 1]]
+    """
+    eos = (ids == EOS_ID).long()
+    return eos.cumsum(-1) - eos
+
+
+def local_mask(docs: torch.Tensor, window: int | None) -> torch.Tensor:
+    """``[B, 1, T, T]`` self-attention mask of the local models: causal, within ``window``, same document.
+
+    >>> local_mask(torch.tensor([[0, 0, 1]]), window=None)[0, 0].int().tolist()
+    [[1, 0, 0], [1, 1, 0], [0, 0, 1]]
+    """
+    t = docs.shape[-1]
+    pos = torch.arange(t, device=docs.device)
+    visible = pos[None, :] <= pos[:, None]
+    if window is not None:
+        visible = visible & (pos[:, None] - pos[None, :] < window)
+    return (visible[None] & (docs[:, :, None] == docs[:, None, :]))[:, None]
+
+
+def patch_documents(ids: torch.Tensor, pids: torch.Tensor, n_patches: int) -> torch.Tensor:
+    """Document index of each patch: the number of EOS bytes in the patches before it.
+
+    >>> patch_documents(torch.tensor([[1, 100, 2, 100]]), torch.tensor([[0, 1, 1, 2]]), 3).tolist()
+    [[0, 0, 1]]
+    """
+    eos = (ids == EOS_ID).long()
+    per_patch = eos.new_zeros(ids.shape[0], n_patches).scatter_add(1, pids, eos)
+    return per_patch.cumsum(-1) - per_patch
+
+
+def latent_mask(patch_docs: torch.Tensor) -> torch.Tensor:
+    """``[B, 1, P, P]``: causal over patches, within a document."""
+    p = patch_docs.shape[-1]
+    causal = torch.ones(p, p, dtype=torch.bool, device=patch_docs.device).tril()
+    return (causal[None] & (patch_docs[:, :, None] == patch_docs[:, None, :]))[:, None]
+
+
+# ----------------------------------------------------------------------------- modules
+
+
+class HashNgramEmbedding(nn.Module):
+    """Byte embedding plus, for every hash function and n-gram size, a row of that n-gram's table.
+
+    The tables are fused into one (table ``f * len(ngram_sizes) + g`` holds rows ``[i * V, (i + 1) * V)``,
+    as in HF), so the lookup is one ``embedding_bag``. The sum is not normalised (the released weights
+    expect a plain sum; the paper divides by the number of terms).
+    """
+
+    def __init__(self, config: BLTConfig) -> None:
+        super().__init__()
+        self.ngram_sizes, self.n_functions, self.vocab = (
+            config.ngram_sizes,
+            config.hash_functions,
+            config.hash_vocab,
+        )
+        self.bytes = nn.Embedding(BYTE_VOCAB, config.local_dim)
+        self.hashes = nn.Embedding(self.n_functions * len(self.ngram_sizes) * self.vocab, config.local_dim)
+
+    def bucket_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """``[B, T, tables]``: the row of the fused table that each position reads from each table."""
+        table_ids = [
+            hash_ngram_ids(ids, n, self.vocab, f) for f in range(self.n_functions) for n in self.ngram_sizes
+        ]
+        offsets = torch.arange(len(table_ids), device=ids.device) * self.vocab
+        return torch.stack(table_ids, -1) + offsets
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        buckets = self.bucket_ids(ids)
+        hashed = F.embedding_bag(buckets.flatten(0, 1), self.hashes.weight, mode="sum")
+        return self.bytes(ids) + hashed.view(*ids.shape, -1)
+
+
+class CrossAttention(nn.Module):
+    """Queries ``x`` read ``kv`` under a boolean mask; RMSNorm on both sides, no positions (spec §3)."""
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.n_heads, self.n_kv_heads, self.head_dim = config.n_heads, config.kv_heads, config.head_dim
+        self.q_norm = RMSNorm(config.dim, config.norm_eps)
+        self.kv_norm = RMSNorm(config.dim, config.norm_eps)
+        self.q = nn.Linear(config.dim, config.n_heads * config.head_dim, bias=False)
+        self.k = nn.Linear(config.dim, config.kv_heads * config.head_dim, bias=False)
+        self.v = nn.Linear(config.dim, config.kv_heads * config.head_dim, bias=False)
+        self.out = nn.Linear(config.n_heads * config.head_dim, config.dim, bias=False)
+
+    def forward(self, x: torch.Tensor, kv: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        b, tq, _ = x.shape
+        q = self.q(self.q_norm(x)).view(b, tq, self.n_heads, self.head_dim).transpose(1, 2)
+        kv = self.kv_norm(kv)
+        k, v = (p(kv).view(b, -1, self.n_kv_heads, self.head_dim).transpose(1, 2) for p in (self.k, self.v))
+        y = attend(q, k, v, mask[:, None])
+        # The reference returns x + out and its caller adds x again (x <- 2x + out); the released
+        # weights were trained that way, so the residual is doubled here on purpose.
+        return 2 * x + self.out(y.transpose(1, 2).reshape(b, tq, -1))
+
+
+class LocalEncoder(nn.Module):
+    """Byte layers, then ``k`` query slots per patch that read their patch's bytes."""
+
+    def __init__(self, config: BLTConfig) -> None:
+        super().__init__()
+        stack = config.encoder_stack()
+        self.k, self.repool = config.cross_attn_k, config.repool_queries
+        self.cross_all = config.encoder_cross_all_layers
+        self.layers = nn.ModuleList(Block(stack) for _ in range(stack.n_layers))
+        self.cross = nn.ModuleList(
+            CrossAttention(stack) for _ in range(stack.n_layers if self.cross_all else 1)
+        )
+        self.query_proj = nn.Linear(stack.dim, stack.dim * self.k, bias=False)
+        self.rope = RotaryCache(stack.head_dim, stack.max_seq_len, stack.rope_base)
+
+    def forward(
+        self, x: torch.Tensor, pids: torch.Tensor, n_patches: int, self_mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Byte states ``[B, T, D]`` and patch vectors ``[B, P, k * D]``."""
+        b, t, d = x.shape
+        cos, sin = self.rope(t)
+        cross_mask = encoder_cross_mask(pids, n_patches, self.k)
+        queries = None
+        for i, layer in enumerate(self.layers):
+            x = layer(x, cos, sin, mask=self_mask)
+            if self.cross_all or i == len(self.layers) - 1:
+                if queries is None or self.repool:
+                    queries = self.query_proj(pool_patches(x, pids, n_patches)).view(b, n_patches * self.k, d)
+                queries = self.cross[i if self.cross_all else 0](queries, x, cross_mask)
+        return x, queries.view(b, n_patches, self.k * d)
+
+
+class LatentTransformer(nn.Module):
+    """The big model: causal over patches, RoPE over patch positions, no final norm."""
+
+    def __init__(self, config: BLTConfig) -> None:
+        super().__init__()
+        stack = config.latent_stack()
+        d_in = config.cross_attn_k * config.local_dim
+        self.in_proj = nn.Linear(d_in, stack.dim, bias=False) if d_in != stack.dim else None
+        self.layers = nn.ModuleList(Block(stack) for _ in range(stack.n_layers))
+        self.rope = RotaryCache(stack.head_dim, stack.max_seq_len, stack.rope_base)
+
+    def forward(self, patches: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        h = self.in_proj(patches) if self.in_proj is not None else patches
+        cos, sin = self.rope(h.shape[1])
+        for layer in self.layers:
+            h = layer(h, cos, sin, mask=mask)
+        return h
+
+
+class LocalDecoder(nn.Module):
+    """Byte states read their (shifted) patch's latent output, then byte layers, norm and head."""
+
+    def __init__(self, config: BLTConfig) -> None:
+        super().__init__()
+        stack = config.decoder_stack()
+        self.k, self.cross_all = config.cross_attn_k, config.decoder_cross_all_layers
+        self.slot_proj = nn.Linear(config.latent_dim, stack.dim * self.k, bias=False)
+        self.cross = nn.ModuleList(
+            CrossAttention(stack) for _ in range(stack.n_layers if self.cross_all else 1)
+        )
+        self.layers = nn.ModuleList(Block(stack) for _ in range(stack.n_layers))
+        self.norm = RMSNorm(stack.dim, stack.norm_eps)
+        self.head = nn.Linear(stack.dim, BYTE_VOCAB, bias=False)
+        self.rope = RotaryCache(stack.head_dim, stack.max_seq_len, stack.rope_base)
+
+    def forward(
+        self, x: torch.Tensor, latent: torch.Tensor, dec_ids: torch.Tensor, self_mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        b, t, d = x.shape
+        n_patches = latent.shape[1]
+        slots = self.slot_proj(latent).view(b, n_patches * self.k, d)
+        cross_mask = decoder_cross_mask(dec_ids, n_patches, self.k)
+        cos, sin = self.rope(t)
+        for i, layer in enumerate(self.layers):
+            if self.cross_all or i == 0:
+                x = self.cross[i](x, slots, cross_mask)
+            x = layer(x, cos, sin, mask=self_mask)
+        return self.head(self.norm(x))
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+class BLT(nn.Module):
+    """Hash n-gram embeddings -> local encoder -> latent transformer -> local decoder -> 260 logits."""
+
+    def __init__(self, config: BLTConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embed = HashNgramEmbedding(config)
+        self.encoder = LocalEncoder(config)
+        self.latent = LatentTransformer(config)
+        self.decoder = LocalDecoder(config)
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear | nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def num_params(self, exclude_hash: bool = False) -> int:
+        """Parameter count; ``exclude_hash`` leaves out the hash n-gram tables (they cost no FLOPs)."""
+        n = sum(p.numel() for p in self.parameters())
+        return n - self.embed.hashes.weight.numel() if exclude_hash else n
+
+    def forward(
+        self, ids: torch.Tensor, patch_lengths: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits ``[B, T, 260]`` for byte ids ``[B, T]`` cut into patches ``[B, P]``, and the mean
+        cross-entropy (nats per target byte; ``IGNORE_INDEX`` targets do not count) if ``targets``.
+
+        Each row of ``patch_lengths`` starts with 1 (the ``[BOS]`` patch) and sums to ``T + 1`` (the
+        last patch holds the next, unseen byte) or ``T``; trailing zeros pad a batch.
+        """
+        check_inputs(ids, patch_lengths, self.config)
+        b, t = ids.shape
+        n_patches = patch_lengths.shape[1]
+        pids = patch_ids(patch_lengths, t)
+        self_mask = latent_attn_mask = None
+        if self.config.document_mask and (ids[:, :-1] == EOS_ID).any():
+            self_mask = local_mask(document_ids(ids), self.config.local_window)
+            latent_attn_mask = latent_mask(patch_documents(ids, pids, n_patches))
+        x = self.embed(ids)
+        h, patches = self.encoder(x, pids, n_patches, self_mask)
+        latent = self.latent(patches, latent_attn_mask)
+        logits = self.decoder(h, latent, decoder_patch_ids(patch_lengths, t), self_mask)
+        if targets is None:
+            return logits, None
+        check_targets(targets, ids)
+        loss = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX)
+        return logits, loss
+
+    # ------------------------------------------------------------------------- Hugging Face
+
+    @classmethod
+    def from_hf(cls, config: dict, state_dict: dict[str, torch.Tensor]) -> BLT:
+        """A BLT with the weights of a transformers ``BltForCausalLM``, from its ``config.to_dict()`` and
+        ``state_dict()``. The result gives the same logits as HF's model (it re-pools queries and has no
+        document mask, as HF does). The patcher's weights, if present, are not part of the BLT."""
+        model = cls(config_from_hf(config)).eval()
+        ours = model.state_dict()
+        theirs = dict(state_dict)
+        loaded = {}
+        for key, (hf_key, heads) in _hf_key_map(model).items():
+            if hf_key not in theirs:
+                raise KeyError(f"state_dict is missing {hf_key!r} (for {key})")
+            tensor = theirs.pop(hf_key)
+            if heads:
+                tensor = _permute_rows(tensor, heads, interleaved_to_half)
+            if tuple(tensor.shape) != tuple(ours[key].shape):
+                raise ValueError(
+                    f"{hf_key!r} has shape {tuple(tensor.shape)}, the config implies {tuple(ours[key].shape)}"
+                )
+            loaded[key] = tensor
+        unexpected = [k for k in theirs if not k.startswith("model.patcher.")]
+        if unexpected:
+            raise KeyError(f"state_dict has unexpected keys, e.g. {unexpected[:3]}")
+        model.load_state_dict(loaded, strict=True)
+        return model
+
+    def to_hf(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        """``(config dict, state_dict)`` for transformers: ``BltForCausalLM(BltConfig.from_dict(c))``
+        with ``load_state_dict(sd)`` gives this model's logits (for inputs without an EOS inside a row,
+        since HF has no document mask)."""
+        c = self.config
+        if c.encoder_cross_all_layers and c.encoder_layers > 1 and not c.repool_queries:
+            raise ValueError(
+                "HF re-pools the encoder's queries after every layer; this model pools once "
+                "(repool_queries=False) with cross-attention after each of several encoder layers, "
+                "which HF cannot express"
+            )
+        state = {}
+        for key, tensor in self.state_dict().items():
+            hf_key, heads = _hf_key_map(self)[key]
+            state[hf_key] = _permute_rows(tensor, heads, _half_to_interleaved) if heads else tensor.clone()
+        return config_to_hf(c), state
+
+    # ------------------------------------------------------------------------- FLOPs
+
+    def flops_per_byte(self, patch_size: float, context_bytes: int | None = None) -> dict[str, float]:
+        """Forward FLOPs per byte by part: see :meth:`BLTConfig.flops_per_byte`."""
+        return self.config.flops_per_byte(patch_size, context_bytes)
+
+
+# ----------------------------------------------------------------------------- input checks
+
+
+def check_inputs(ids: torch.Tensor, patch_lengths: torch.Tensor, config: BLTConfig) -> None:
+    """Raise a clear error for ids or patch lengths the model cannot take (see :meth:`BLT.forward`)."""
+    for name, t in (("ids", ids), ("patch_lengths", patch_lengths)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.dtype not in (torch.long, torch.int32):
+            raise TypeError(f"{name} must hold integers (torch.long), got {t.dtype}")
+        if t.dim() != 2:
+            raise ValueError(
+                f"{name} must have shape (batch, {'time' if name == 'ids' else 'patches'}), "
+                f"got {tuple(t.shape)}"
+            )
+        if t.numel() == 0:
+            raise ValueError(f"{name} is empty: shape {tuple(t.shape)}")
+    b, t = ids.shape
+    if patch_lengths.shape[0] != b:
+        raise ValueError(f"patch_lengths has {patch_lengths.shape[0]} rows, ids has {b}")
+    if t > config.max_seq_len:
+        raise ValueError(f"sequence of {t} bytes exceeds the model's max_seq_len {config.max_seq_len}")
+    if patch_lengths.shape[1] > config.patch_capacity:
+        raise ValueError(
+            f"{patch_lengths.shape[1]} patches exceed the model's max_patches {config.patch_capacity}"
+        )
+    if torch.compiler.is_compiling():
+        return  # the value checks below need host syncs
+    if ((ids < 0) | (ids >= BYTE_VOCAB)).any():
+        bad = ids[(ids < 0) | (ids >= BYTE_VOCAB)][0].item()
+        raise ValueError(f"ids has {bad}, outside 0..{BYTE_VOCAB - 1} (byte b is b + 4; BOS 1, EOS 2)")
+    if (patch_lengths < 0).any():
+        row = int((patch_lengths < 0).any(-1).nonzero()[0])
+        raise ValueError(f"patch lengths must be >= 0; row {row} has {patch_lengths[row].tolist()[:12]}")
+    if (patch_lengths[:, 0] != 1).any():
+        row = int((patch_lengths[:, 0] != 1).nonzero()[0])
+        raise ValueError(
+            f"the first patch must have length 1 (the [BOS] patch); row {row} starts with "
+            f"{patch_lengths[row, 0].item()}"
+        )
+    sums = patch_lengths.sum(-1)
+    bad = (sums != t) & (sums != t + 1)
+    if bad.any():
+        row = int(bad.nonzero()[0])
+        raise ValueError(
+            f"patch lengths of row {row} sum to {sums[row].item()}, but ids have T = {t} bytes: "
+            f"they must sum to T + 1 (the last patch holds the next byte) or T"
+        )
+
+
+def check_targets(targets: torch.Tensor, ids: torch.Tensor) -> None:
+    if not isinstance(targets, torch.Tensor) or targets.dtype not in (torch.long, torch.int32):
+        raise TypeError("targets must be an integer torch.Tensor of byte ids")
+    if targets.shape != ids.shape:
+        raise ValueError(f"targets shape {tuple(targets.shape)} does not match ids shape {tuple(ids.shape)}")
+    if torch.compiler.is_compiling():
+        return
+    bad = ((targets < 0) | (targets >= BYTE_VOCAB)) & (targets != IGNORE_INDEX)
+    if bad.any():
+        raise ValueError(
+            f"targets has {targets[bad][0].item()}, outside 0..{BYTE_VOCAB - 1} and not IGNORE_INDEX"
+        )
+
+
+# ----------------------------------------------------------------------------- HF conversion
+
+
+def _half_to_interleaved(head_dim: int) -> torch.Tensor:
+    return torch.argsort(interleaved_to_half(head_dim))
+
+
+def _permute_rows(weight: torch.Tensor, heads: int, order: object) -> torch.Tensor:
+    """Reorder each head's rows of a q/k projection between RoPE layouts (see ``rope.apply_rotary``)."""
+    head_dim = weight.shape[0] // heads
+    return weight.reshape(heads, head_dim, -1)[:, order(head_dim)].reshape(weight.shape).clone()
+
+
+_HF_PARTS = (  # our module prefix -> HF's
+    ("embed.bytes.", "model.local_encoder.embed_tokens."),
+    ("embed.hashes.", "model.encoder_hash_tok_embedding."),
+    ("encoder.query_proj.", "model.local_encoder.patch_embedding_projection."),
+    ("encoder.", "model.local_encoder."),
+    ("latent.in_proj.", "model.global_transformer.token_embedding_projection."),
+    ("latent.", "model.global_transformer."),
+    ("decoder.head.", "lm_head."),
+    ("decoder.slot_proj.", "model.local_decoder.patch_embedding_projection."),
+    ("decoder.", "model.local_decoder."),
+)
+_HF_NAMES = {  # our sub-module names -> HF's
+    "attn_norm": "input_layernorm",
+    "mlp_norm": "post_attention_layernorm",
+    "attn": "self_attn",
+    "cross": "cross_attn_layers",
+    "kv_norm": "k_norm",
+    "q": "q_proj",
+    "k": "k_proj",
+    "v": "v_proj",
+    "out": "o_proj",
+    "gate": "gate_proj",
+    "up": "up_proj",
+    "down": "down_proj",
+}
+
+
+def _hf_key_map(model: BLT) -> dict[str, tuple[str, int]]:
+    """Our state_dict key -> (HF key, heads to re-order for RoPE, or 0)."""
+    c = model.config
+    out = {}
+    for key in model.state_dict():
+        ours, hf = next((o, h) for o, h in _HF_PARTS if key.startswith(o))
+        names = key[len(ours) :].split(".")
+        hf_key = hf + ".".join(_HF_NAMES.get(n, n) for n in names)
+        heads = 0
+        if ".attn.q." in f".{key}" or ".attn.k." in f".{key}":
+            latent = key.startswith("latent.")
+            q_heads = c.latent_heads if latent else c.local_heads
+            kv_heads = (c.latent_kv_heads if latent else c.local_kv_heads) or q_heads
+            heads = q_heads if ".attn.q." in key else kv_heads
+        out[key] = (hf_key, heads)
+    return out
+
+
+def _rope_theta(sub: dict, name: str) -> float:
+    params = sub.get("rope_parameters") or {}
+    kind = params.get("rope_type", "default")
+    if kind != "default":
+        raise ValueError(f"{name}.rope_parameters has rope_type {kind!r}; only 'default' RoPE is supported")
+    return float(params.get("rope_theta", 500000.0))
+
+
+def config_from_hf(config: dict) -> BLTConfig:
+    """A :class:`BLTConfig` from a transformers ``BltConfig.to_dict()``, with a clear error for a field
+    that is missing or that this model cannot express."""
+    if not isinstance(config, dict):
+        raise TypeError(f"config must be a dict (BltConfig.to_dict()), got {type(config).__name__}")
+
+    def field(d: dict, name: str, where: str) -> object:
+        if not isinstance(d, dict) or name not in d or d[name] is None:
+            raise ValueError(f"config is missing {where}{name}")
+        return d[name]
+
+    enc, dec, glob = (field(config, n, "") for n in ("encoder_config", "decoder_config", "global_config"))
+    k = field(config, "cross_attn_k", "")
+    if field(config, "vocab_size", "") != BYTE_VOCAB:
+        raise ValueError(f"vocab_size must be {BYTE_VOCAB} byte ids, got {config['vocab_size']}")
+    for name, sub in (("encoder_config", enc), ("decoder_config", dec)):
+        if field(sub, "cross_attn_k", f"{name}.") != k:
+            raise ValueError(f"{name}.cross_attn_k = {sub['cross_attn_k']} disagrees with cross_attn_k = {k}")
+    for name in (
+        "hidden_size",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "intermediate_size",
+        "rms_norm_eps",
+    ):
+        if field(enc, name, "encoder_config.") != field(dec, name, "decoder_config."):
+            raise ValueError(
+                f"encoder_config.{name} = {enc[name]} differs from decoder_config.{name} = {dec[name]}; "
+                "this BLT's local models share it"
+            )
+    if field(glob, "rms_norm_eps", "global_config.") != enc["rms_norm_eps"]:
+        raise ValueError("global_config.rms_norm_eps differs from the local models'; this BLT shares one")
+    if field(dec, "hidden_size_global", "decoder_config.") != field(glob, "hidden_size", "global_config."):
+        raise ValueError(
+            f"decoder_config.hidden_size_global = {dec['hidden_size_global']} differs from "
+            f"global_config.hidden_size = {glob['hidden_size']}"
+        )
+    if _rope_theta(enc, "encoder_config") != _rope_theta(dec, "decoder_config"):
+        raise ValueError("encoder and decoder RoPE thetas differ; this BLT's local models share one")
+    n_hash = field(config, "encoder_hash_byte_group_nb_functions", "")
+    return BLTConfig(
+        local_dim=enc["hidden_size"],
+        local_heads=enc["num_attention_heads"],
+        local_kv_heads=enc["num_key_value_heads"],
+        local_ffn_dim=enc["intermediate_size"],
+        encoder_layers=field(enc, "num_hidden_layers", "encoder_config."),
+        decoder_layers=field(dec, "num_hidden_layers", "decoder_config."),
+        local_window=config.get("local_attention_window_len"),
+        latent_dim=glob["hidden_size"],
+        latent_layers=field(glob, "num_hidden_layers", "global_config."),
+        latent_heads=field(glob, "num_attention_heads", "global_config."),
+        latent_kv_heads=glob.get("num_key_value_heads"),
+        latent_ffn_dim=field(glob, "intermediate_size", "global_config."),
+        cross_attn_k=k,
+        encoder_cross_all_layers=bool(enc.get("cross_attn_all_layers", False)),
+        decoder_cross_all_layers=bool(dec.get("cross_attn_all_layers", True)),
+        repool_queries=True,
+        ngram_sizes=tuple(field(config, "encoder_hash_byte_group_size", "")),
+        hash_functions=n_hash,
+        hash_vocab=field(config, "encoder_hash_byte_group_vocab", ""),
+        max_seq_len=field(enc, "max_position_embeddings", "encoder_config."),
+        max_patches=field(glob, "max_position_embeddings", "global_config."),
+        local_rope_base=_rope_theta(enc, "encoder_config"),
+        latent_rope_base=_rope_theta(glob, "global_config"),
+        norm_eps=enc["rms_norm_eps"],
+        document_mask=False,
+    )
+
+
+def config_to_hf(c: BLTConfig) -> dict:
+    """The transformers ``BltConfig`` dict for a :class:`BLTConfig` (no patcher in the forward)."""
+    local, latent = c.encoder_stack(), c.latent_stack()
+
+    def sub(stack: TransformerConfig, n_layers: int, base: float, max_pos: int) -> dict:
+        return {
+            "hidden_size": stack.dim,
+            "num_attention_heads": stack.n_heads,
+            "num_key_value_heads": stack.kv_heads,
+            "num_hidden_layers": n_layers,
+            "intermediate_size": stack.ffn_hidden,
+            "rms_norm_eps": c.norm_eps,
+            "max_position_embeddings": max_pos,
+            "rope_parameters": {"rope_type": "default", "rope_theta": base},
+        }
+
+    cross = {"cross_attn_k": c.cross_attn_k, "hidden_size_global": c.latent_dim}
+    return {
+        "model_type": "blt",
+        "vocab_size": BYTE_VOCAB,
+        "max_position_embeddings": c.patch_capacity,
+        "patch_in_forward": False,
+        "local_attention_window_len": c.local_window,
+        "cross_attn_k": c.cross_attn_k,
+        "encoder_hash_byte_group_size": list(c.ngram_sizes),
+        "encoder_hash_byte_group_vocab": c.hash_vocab,
+        "encoder_hash_byte_group_nb_functions": c.hash_functions,
+        "tie_word_embeddings": False,
+        "encoder_config": {
+            **sub(local, c.encoder_layers, c.local_rope_base, c.max_seq_len),
+            **cross,
+            "cross_attn_all_layers": c.encoder_cross_all_layers,
+        },
+        "decoder_config": {
+            **sub(local, c.decoder_layers, c.local_rope_base, c.max_seq_len),
+            **cross,
+            "cross_attn_all_layers": c.decoder_cross_all_layers,
+        },
+        "global_config": sub(latent, c.latent_layers, c.latent_rope_base, c.patch_capacity),
+    }
+
+
+# ----------------------------------------------------------------------------- saving and loading
+
+
+def save_blt(model: BLT, path: str | Path, card: dict | None = None) -> Path:
+    """Write ``model`` as one safetensors file with its config and a JSON-able ``card`` as metadata."""
+    if not isinstance(model, BLT):
+        raise TypeError(f"model must be a BLT, got {type(model).__name__}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    metadata = {"format": FORMAT, "config": json.dumps(asdict(model.config)), "card": json.dumps(card or {})}
+    save_model(model, str(path), metadata=metadata)
+    return path
+
+
+def _metadata(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        hint = " (train it with `python scripts/train_blt.py`)" if path == DEFAULT_WEIGHTS else ""
+        raise FileNotFoundError(f"no BLT weights at {path}{hint}")
+    try:
+        with safe_open(str(path), "pt") as f:
+            metadata = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{path} is not a readable safetensors file: {err}") from err
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a bltlib BLT (no {FORMAT!r} metadata)")
+    return metadata
+
+
+def blt_card(path: str | Path | None = None) -> dict:
+    """The card stored with a saved BLT (default: the shipped one)."""
+    return json.loads(_metadata(Path(path) if path is not None else DEFAULT_WEIGHTS)["card"])
+
+
+def load_blt(path: str | Path | None = None, device: torch.device | str = "cpu") -> BLT:
+    """Load a BLT saved by :func:`save_blt` (default: the one shipped in ``bltlib/weights/``), in eval
+    mode on ``device``."""
+    path = Path(path) if path is not None else DEFAULT_WEIGHTS
+    metadata = _metadata(path)
+    try:
+        raw = json.loads(metadata["config"])
+        known = {f.name for f in fields(BLTConfig)}
+        config = BLTConfig(**{k: v for k, v in raw.items() if k in known})
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{path} has an unusable BLT config: {err}") from err
+    return load_weights(BLT(config), path).to(device).eval()
+
+
+def bits_per_byte(loss_nats: float) -> float:
+    """Mean cross-entropy in nats per target byte -> bits per byte (BOS and EOS count as bytes).
+
+    >>> round(bits_per_byte(math.log(2)), 6)
+    1.0
+    """
+    return loss_nats / math.log(2)
+
+
+__all__ = [
+    "BLT",
+    "BLTConfig",
+    "CrossAttention",
+    "DEFAULT_WEIGHTS",
+    "HASH_PRIMES",
+    "HashNgramEmbedding",
+    "LatentTransformer",
+    "LocalDecoder",
+    "LocalEncoder",
+    "blt_card",
+    "bits_per_byte",
+    "check_inputs",
+    "config_from_hf",
+    "config_to_hf",
+    "decoder_cross_mask",
+    "decoder_patch_ids",
+    "document_ids",
+    "encoder_cross_mask",
+    "hash_ngram_ids",
+    "latent_mask",
+    "load_blt",
+    "local_mask",
+    "patch_documents",
+    "patch_ids",
+    "pool_patches",
+    "save_blt",
+]
