@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from numbers import Real
 from typing import Protocol
 
@@ -48,6 +49,10 @@ __all__ = [
     "split_long_patches",
     "bpe_patch_lengths",
     "calibrate_threshold",
+    "SCHEMES",
+    "Patcher",
+    "lengths_from_start_mask",
+    "patched_windows",
 ]
 
 
@@ -414,3 +419,128 @@ def calibrate_threshold(
     # ties: the count can only change where the sorted scores change value
     lower = s[k]
     return float((s[k - 1] + lower) / 2) if s[k - 1] > lower else float(lower)
+
+
+# ----------------------------------------------------------------------------- batches for a BLT
+
+SCHEMES = ("entropy", "space", "static")
+
+
+def lengths_from_start_mask(starts: torch.Tensor) -> torch.Tensor:
+    """Patch lengths ``[B, P]`` (zero-padded on the right) from a boolean start mask ``[B, N]``.
+
+    >>> lengths_from_start_mask(torch.tensor([[1, 1, 0, 1, 0], [1, 0, 0, 0, 0]], dtype=torch.bool)).tolist()
+    [[1, 2, 2], [5, 0, 0]]
+    """
+    n = starts.shape[1]
+    rows = [torch.diff(row.nonzero().flatten(), append=torch.tensor([n])) for row in starts.cpu()]
+    out = torch.zeros(len(rows), max(len(r) for r in rows), dtype=torch.long)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = row
+    return out.to(starts.device)
+
+
+@dataclass(frozen=True)
+class Patcher:
+    """How a BLT cuts a batch of byte-id rows (each starting with BOS) into patches.
+
+    ``scheme``: ``entropy`` (global rule, or ``monotonic``, with ``threshold`` in nats; needs the
+    entropies), ``space`` (:func:`space_patch_starts`'s rule) or ``static`` (``[BOS]`` alone, then
+    ``patch_size`` bytes each). Lengths include the next, unseen byte (they sum to ``T + 1``), as a BLT
+    forward wants.
+
+    >>> ids = torch.tensor([[1] + [b + 4 for b in b"hi, there"]])
+    >>> Patcher("space").lengths(ids).tolist()
+    [[1, 1, 2, 7]]
+    >>> Patcher("static", patch_size=4).lengths(ids).tolist()
+    [[1, 4, 4, 1]]
+    """
+
+    scheme: str = "entropy"
+    threshold: float | None = None
+    patch_size: int | None = None
+    monotonic: bool = False
+
+    def __post_init__(self) -> None:
+        if self.scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {self.scheme!r}")
+        if self.scheme == "entropy":
+            _as_threshold(self.threshold)
+        if self.scheme == "static":
+            _as_positive_int(self.patch_size, "patch_size")
+
+    def start_mask(self, ids: torch.Tensor, entropies: torch.Tensor | None = None) -> torch.Tensor:
+        """``[B, T + 1]`` booleans: which positions start a patch (position ``T`` is the next byte)."""
+        if not isinstance(ids, torch.Tensor) or ids.dim() != 2:
+            raise ValueError(f"ids must be a 2-D tensor [batch, time], got {getattr(ids, 'shape', ids)!r}")
+        b, t = ids.shape
+        pos = torch.arange(t + 1, device=ids.device)
+        if self.scheme == "static":
+            starts = ((pos - 1) % self.patch_size == 0).expand(b, -1)
+        elif self.scheme == "space":
+            byte = ids - OFFSET
+            alnum = (
+                ((byte >= 48) & (byte <= 57)) | ((byte >= 65) & (byte <= 90)) | ((byte >= 97) & (byte <= 122))
+            )
+            space_like = ~(alnum | ((byte >= 0x80) & (byte < 0xC0)))
+            first_of_run = space_like & ~_shift_right(space_like)
+            ends = first_of_run | (ids < OFFSET)
+            starts = torch.cat([torch.ones_like(ends[:, :1]), ends], 1)  # token k ends -> k + 1 starts
+        else:
+            if entropies is None or entropies.shape != ids.shape:
+                raise ValueError(
+                    f"entropy patching needs entropies shaped like ids {tuple(ids.shape)}, got "
+                    f"{None if entropies is None else tuple(entropies.shape)}"
+                )
+            e = entropies.to(ids.device).float()
+            score = e[:, 1:] - e[:, :-1] if self.monotonic else e[:, 1:]  # decides tokens 2 .. T
+            above = score > self.threshold
+            if self.monotonic:
+                above[:, 0] = True  # the monotonic rule always starts token 2
+            above = torch.cat([torch.zeros_like(above[:, :1]), above], 1)  # token 1: forced below
+            starts = torch.cat([torch.ones_like(above[:, :1]), above], 1)
+        starts = starts.clone()
+        starts[:, :2] = True  # [BOS] is a patch of its own: tokens 0 and 1 always start
+        return starts
+
+    def lengths(self, ids: torch.Tensor, entropies: torch.Tensor | None = None) -> torch.Tensor:
+        """Patch lengths ``[B, P]`` summing to ``T + 1`` per row, zero-padded on the right."""
+        return lengths_from_start_mask(self.start_mask(ids, entropies))
+
+
+def _shift_right(mask: torch.Tensor) -> torch.Tensor:
+    """``mask`` shifted one step right (``out[:, i] = mask[:, i - 1]``, ``out[:, 0] = False``)."""
+    return torch.cat([torch.zeros_like(mask[:, :1]), mask[:, :-1]], 1)
+
+
+def patched_windows(
+    ids: torch.Tensor,
+    patcher: Patcher,
+    batch_size: int,
+    seq_len: int,
+    generator: torch.Generator,
+    entropies: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Random training windows for a BLT: ``(x, patch_lengths, y)``.
+
+    ``ids`` is a corpus as byte ids (BOS first) and ``entropies`` its next-byte entropies, computed once
+    over the whole corpus (``entropies[i]`` predicts ``ids[i + 1]``). Each row of ``x`` is BOS followed
+    by ``seq_len - 1`` corpus bytes, ``y`` is ``x`` shifted by one (the next corpus bytes), and the
+    entropies of the window are the corpus's (a byte keeps the context it had in the corpus).
+    """
+    n = len(ids)
+    if n < seq_len + 2:
+        raise ValueError(f"the corpus has {n} ids, fewer than seq_len + 2 = {seq_len + 2}")
+    if entropies is not None and entropies.shape != ids.shape:
+        raise ValueError(f"entropies {tuple(entropies.shape)} must match ids {tuple(ids.shape)}")
+    starts = torch.randint(1, n - seq_len, (batch_size,), generator=generator)
+    offsets = torch.arange(seq_len)
+    body = ids[starts[:, None] + offsets[: seq_len - 1]]
+    x = torch.cat([torch.full((batch_size, 1), int(ids[0])), body], 1)
+    y = ids[starts[:, None] + offsets]
+    e = None
+    if entropies is not None:
+        e = torch.cat(
+            [entropies[starts - 1][:, None], entropies[starts[:, None] + offsets[: seq_len - 1]]], 1
+        )
+    return x, patcher.lengths(x, e), y

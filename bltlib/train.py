@@ -6,8 +6,9 @@ autocast on CUDA (full fp32 on CPU), backward, clip the gradient norm, AdamW ste
 ``eval_every`` steps, the mean loss on ``eval_batches`` fixed validation batches. A ``callback(step,
 metrics)`` sees every step (for live loss plots), and a ``tqdm`` bar shows the loss.
 
-The model is anything with ``model(x, targets) -> (logits, loss)``; batches come from a callable
-``get_batch(split, step) -> (x, y)``. Making batches a function of the step (not of a hidden iterator)
+The model is anything with ``model(*inputs, targets) -> (logits, loss)``; batches come from a callable
+``get_batch(split, step) -> (*inputs, targets)``: ``(x, y)`` for a token model, ``(ids, patch_lengths,
+targets)`` for a BLT. Making batches a function of the step (not of a hidden iterator)
 is what lets :meth:`Trainer.resume` continue a run bit for bit (on the CPU, and on CUDA without
 ``compile`` and ``amp``; compiled CUDA kernels may sum in a different order after a restart).
 
@@ -42,7 +43,7 @@ from bltlib.config import get_device
 FORMAT = "bltlib.train/1"  # written in every checkpoint, so a foreign folder is recognised as such
 MODEL_FILE, STATE_FILE, OPTIM_FILE = "model.safetensors", "trainer.json", "optimizer.pt"
 
-Batch = tuple[torch.Tensor, torch.Tensor]
+Batch = tuple[torch.Tensor, ...]  # (*inputs, targets)
 
 
 class CheckpointError(ValueError):
@@ -157,7 +158,7 @@ class Trainer:
         if not isinstance(cfg, TrainConfig):
             raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
         if not callable(get_batch):
-            raise TypeError("get_batch must be a callable get_batch(split, step) -> (x, y)")
+            raise TypeError("get_batch must be a callable get_batch(split, step) -> (*inputs, targets)")
         self.cfg, self.get_batch, self.callback = cfg, get_batch, callback
         self.device = torch.device(device) if device is not None else get_device()
         self.model = model.to(self.device)
@@ -178,16 +179,21 @@ class Trainer:
         return contextlib.nullcontext()
 
     def _loss(self, batch: Batch) -> torch.Tensor:
-        if not (isinstance(batch, tuple | list) and len(batch) == 2):
-            raise TypeError(f"get_batch must return a pair (x, y), got {type(batch).__name__}")
-        x, y = (t.to(self.device, non_blocking=True) for t in batch)
+        if not (isinstance(batch, tuple | list) and len(batch) >= 2):
+            raise TypeError(
+                f"get_batch must return a tuple (*inputs, targets) of tensors, got {type(batch).__name__}"
+                + (f" of length {len(batch)}" if isinstance(batch, tuple | list) else "")
+            )
+        if not all(isinstance(t, torch.Tensor) for t in batch):
+            raise TypeError("get_batch must return tensors (*inputs, targets)")
+        batch = tuple(t.to(self.device, non_blocking=True) for t in batch)
         with self._autocast():
-            out = self._compiled_or_eager(x, y)
+            out = self._compiled_or_eager(batch)
         if not (isinstance(out, tuple | list) and len(out) == 2):
-            raise TypeError("model(x, targets) must return (logits, loss)")
+            raise TypeError("model(*inputs, targets) must return (logits, loss)")
         loss = out[1]
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-            raise TypeError(f"model(x, targets) must return a scalar loss tensor, got {loss!r:.60}")
+            raise TypeError(f"model(*inputs, targets) must return a scalar loss tensor, got {loss!r:.60}")
         return loss.float()
 
     @property
@@ -195,12 +201,12 @@ class Trainer:
         """Whether steps run through ``torch.compile`` (False after a compiler failure)."""
         return self._forward is not self.model
 
-    def _compiled_or_eager(self, x: torch.Tensor, y: torch.Tensor) -> object:
+    def _compiled_or_eager(self, batch: Batch) -> object:
         # torch.compile is a speed-up, never a requirement: if the compiler fails (it compiles at the
         # first call and again for a new shape or mode), run eagerly from then on. A genuine error in
         # the model fails again in eager mode, with its own message.
         try:
-            return self._forward(x, y)
+            return self._forward(*batch)
         except torch._dynamo.exc.TorchDynamoException as err:
             if not self.compiled:
                 raise
@@ -210,7 +216,7 @@ class Trainer:
                 stacklevel=4,
             )
             self._forward = self.model
-            return self.model(x, y)
+            return self.model(*batch)
 
     def train_step(self) -> dict:
         """One optimizer step; returns its metrics (``step`` counts completed steps)."""

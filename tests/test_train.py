@@ -183,9 +183,31 @@ def test_bad_model_and_batches_give_clear_errors():
     with pytest.raises(FloatingPointError, match="step 0"):
         Trainer(Exploding(), config(), lambda s, i: (torch.ones(2), torch.ones(2))).train()
 
-    with pytest.raises(TypeError, match="pair"):
+    with pytest.raises(TypeError, match=r"\(\*inputs, targets\)"):
         Trainer(tiny_lm(), config(), lambda s, i: torch.ones(2)).train()
+    with pytest.raises(TypeError, match="of length 1"):
+        Trainer(tiny_lm(), config(), lambda s, i: (torch.ones(2),)).train()
     with pytest.raises(TypeError, match="get_batch"):
         Trainer(tiny_lm(), config(), "not callable")
     with pytest.raises(ValueError, match="until"):
         Trainer(tiny_lm(), config(), get_batch).train(until=1000)
+
+
+def test_batches_with_several_inputs_reach_the_model_in_order():
+    """A batch (*inputs, targets) is passed as model(*inputs, targets): how a BLT gets its patch lengths."""
+
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x, scale, targets):
+            pred = self.w * x * scale
+            return pred, ((pred - targets) ** 2).mean()
+
+    x = torch.linspace(-1, 1, 16)
+    trainer = Trainer(
+        Scaled(), config(steps=200, lr=0.05), lambda split, step: (x, torch.full_like(x, 2.0), 4 * x)
+    )
+    trainer.train()
+    assert trainer.model.w.item() == pytest.approx(2.0, abs=1e-2)  # w * 2 = 4 only if scale came second
