@@ -450,8 +450,8 @@ class Patcher:
     forward wants.
 
     >>> ids = torch.tensor([[1] + [b + 4 for b in b"hi, there"]])
-    >>> Patcher("space").lengths(ids).tolist()
-    [[1, 1, 2, 7]]
+    >>> Patcher("space").lengths(ids).tolist()  # [BOS] | "hi," | " there" + the next byte
+    [[1, 3, 7]]
     >>> Patcher("static", patch_size=4).lengths(ids).tolist()
     [[1, 4, 4, 1]]
     """
