@@ -453,7 +453,7 @@ class Patcher:
     >>> Patcher("space").lengths(ids).tolist()  # [BOS] | "hi," | " there" + the next byte
     [[1, 3, 7]]
     >>> Patcher("static", patch_size=4).lengths(ids).tolist()
-    [[1, 4, 4, 1]]
+    [[1, 4, 4, 2]]
     """
 
     scheme: str = "entropy"
