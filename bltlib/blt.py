@@ -43,6 +43,7 @@ from torch import nn
 
 from bltlib import flops
 from bltlib.data.batching import BYTE_VOCAB, EOS_ID
+from bltlib.patching import Patcher
 from bltlib.rope import RotaryCache, interleaved_to_half
 from bltlib.train import CheckpointError, load_weights
 from bltlib.transformer import IGNORE_INDEX, Block, RMSNorm, TransformerConfig, attend
@@ -240,7 +241,7 @@ def patch_ids(lengths: torch.Tensor, n: int) -> torch.Tensor:
     """Patch index of each of the first ``n`` positions, for a batch of patch lengths ``[B, P]``.
 
     ``id_t = #{patch ends <= t}``: zero-length patches take an index but no position, and positions past
-    the last length (when lengths sum to less than ``n``) fall into the last patch.
+    the last length (when lengths sum to less than ``n``) fall into the last non-empty patch.
 
     >>> patch_ids(torch.tensor([[1, 3, 0, 2]]), 6).tolist()
     [[0, 1, 1, 1, 3, 3]]
@@ -248,7 +249,8 @@ def patch_ids(lengths: torch.Tensor, n: int) -> torch.Tensor:
     ends = lengths.cumsum(-1)
     positions = torch.arange(n, device=lengths.device)
     ids = (ends[:, None, :] <= positions[None, :, None]).sum(-1)
-    return ids.clamp_max(lengths.shape[1] - 1)
+    last = lengths.shape[1] - 1 - (lengths.flip(-1) > 0).long().argmax(-1)  # the last non-empty patch
+    return torch.minimum(ids, last[:, None])
 
 
 def decoder_patch_ids(lengths: torch.Tensor, n: int) -> torch.Tensor:
@@ -492,6 +494,7 @@ class BLT(nn.Module):
         self.encoder = LocalEncoder(config)
         self.latent = LatentTransformer(config)
         self.decoder = LocalDecoder(config)
+        self.patcher: Patcher | None = None  # how its inputs are cut; load_blt() sets the shipped one
         self.apply(self._init_weights)
 
     @staticmethod
@@ -546,12 +549,12 @@ class BLT(nn.Module):
             if hf_key not in theirs:
                 raise KeyError(f"state_dict is missing {hf_key!r} (for {key})")
             tensor = theirs.pop(hf_key)
-            if heads:
-                tensor = _permute_rows(tensor, heads, interleaved_to_half)
             if tuple(tensor.shape) != tuple(ours[key].shape):
                 raise ValueError(
                     f"{hf_key!r} has shape {tuple(tensor.shape)}, the config implies {tuple(ours[key].shape)}"
                 )
+            if heads:
+                tensor = _permute_rows(tensor, heads, interleaved_to_half)
             loaded[key] = tensor
         unexpected = [k for k in theirs if not k.startswith("model.patcher.")]
         if unexpected:
@@ -859,7 +862,8 @@ def blt_card(path: str | Path | None = None) -> dict:
 
 def load_blt(path: str | Path | None = None, device: torch.device | str = "cpu") -> BLT:
     """Load a BLT saved by :func:`save_blt` (default: the one shipped in ``bltlib/weights/``), in eval
-    mode on ``device``."""
+    mode on ``device``, with ``model.patcher`` set from its card (the shipped model: entropy patching at
+    the threshold it was trained with)."""
     path = Path(path) if path is not None else DEFAULT_WEIGHTS
     metadata = _metadata(path)
     try:
@@ -868,16 +872,48 @@ def load_blt(path: str | Path | None = None, device: torch.device | str = "cpu")
         config = BLTConfig(**{k: v for k, v in raw.items() if k in known})
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"{path} has an unusable BLT config: {err}") from err
-    return load_weights(BLT(config), path).to(device).eval()
+    model = load_weights(BLT(config), path)
+    patcher = json.loads(metadata.get("card", "{}")).get("patcher")
+    if patcher:
+        model.patcher = Patcher(
+            **{k: v for k, v in patcher.items() if k in ("scheme", "threshold", "patch_size")}
+        )
+    return model.to(device).eval()
 
 
-def bits_per_byte(loss_nats: float) -> float:
-    """Mean cross-entropy in nats per target byte -> bits per byte (BOS and EOS count as bytes).
+@torch.no_grad()
+def bits_per_byte(
+    model: BLT,
+    ids: torch.Tensor,
+    patcher: Patcher,
+    entropies: torch.Tensor | None = None,
+    seq_len: int | None = None,
+    batch_size: int = 8,
+) -> float:
+    """Held-out bits per byte of a corpus (byte ids, BOS first), every byte predicted once.
 
-    >>> round(bits_per_byte(math.log(2)), 6)
-    1.0
+    The corpus is cut into consecutive windows; each is BOS followed by ``seq_len - 1`` bytes and
+    predicts the next ``seq_len`` bytes (so each window starts from scratch: no context carries over).
+    ``entropies`` (for entropy patching) are the corpus's, as in :func:`bltlib.patching.patched_windows`.
+    Bits per byte = total cross-entropy / ln 2 / targets; every target counts as a byte (spec §6).
     """
-    return loss_nats / math.log(2)
+    if not isinstance(ids, torch.Tensor) or ids.dim() != 1 or len(ids) < 2:
+        raise ValueError("ids must be a 1-D tensor of at least two byte ids (BOS first)")
+    seq_len = seq_len or model.config.max_seq_len
+    device = next(model.parameters()).device
+    windows = [(s, min(seq_len, len(ids) - s)) for s in range(1, len(ids), seq_len)]  # (start, targets)
+    full = [s for s, t in windows if t == seq_len]
+    batches = [(full[i : i + batch_size], seq_len) for i in range(0, len(full), batch_size)]
+    batches += [([s], t) for s, t in windows if t < seq_len]  # the short tail runs on its own
+    total = 0.0
+    for starts, t in batches:
+        x = torch.stack([torch.cat([ids[:1], ids[s : s + t - 1]]) for s in starts])
+        y = torch.stack([ids[s : s + t] for s in starts])
+        e = None if entropies is None else torch.stack([entropies[s - 1 : s + t - 1] for s in starts])
+        logits, _ = model(x.to(device), patcher.lengths(x, e).to(device))
+        total += F.cross_entropy(logits.float().flatten(0, 1), y.to(device).flatten(), reduction="sum").item()
+    count = len(ids) - 1
+    return total / count / math.log(2)
 
 
 __all__ = [

@@ -10,12 +10,15 @@ from hypothesis import strategies as st
 
 from bltlib.data import blt_golden_example
 from bltlib.patching import (
+    Patcher,
     bpe_patch_lengths,
     calibrate_threshold,
     entropy_patch_lengths,
     entropy_patch_starts,
+    lengths_from_start_mask,
     lengths_from_starts,
     patch_ids_from_lengths,
+    patched_windows,
     space_patch_lengths,
     space_patch_starts,
     split_long_patches,
@@ -272,3 +275,201 @@ def test_calibrate_extremes():
     e = [0.3, 0.1, 0.9, 0.2, 0.5]
     assert len(entropy_patch_starts(e, calibrate_threshold(e, 1.0))) == 5  # every byte a patch
     assert entropy_patch_starts(e, calibrate_threshold(e, 100.0)) == [0, 1]  # only the forced starts
+
+
+# ----------------------------------------------------------------------------- batched patching for a BLT
+
+
+def _rows(lengths: torch.Tensor) -> list[list[int]]:
+    """Patch-length rows without their right zero-padding."""
+    out = []
+    for row in lengths.tolist():
+        while row and row[-1] == 0:
+            row.pop()
+        out.append(row)
+    return out
+
+
+def _text_ids(rng: np.random.Generator, b: int, t: int) -> torch.Tensor:
+    """BOS + bytes drawn mostly from letters, spaces and punctuation (runs of spaces included), some
+    UTF-8 bytes and control bytes."""
+    alphabet = np.frombuffer(b"abcdefXYZ019  ,.!\n\t", dtype=np.uint8).tolist() + [
+        0xC3,
+        0xA9,
+        0x80,
+        0xFF,
+        0x00,
+    ]
+    body = rng.choice(alphabet, size=(b, t - 1)) + 4
+    return torch.tensor(np.concatenate([np.ones((b, 1), dtype=np.int64), body], 1))
+
+
+def test_lengths_from_start_mask_matches_lengths_from_starts():
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        n = int(rng.integers(1, 40))
+        mask = rng.random((4, n)) < rng.random()
+        mask[:, 0] = True
+        lengths = lengths_from_start_mask(torch.tensor(mask))
+        assert lengths.dtype == torch.long and lengths.shape[1] == mask.sum(1).max()
+        for row, got in zip(mask, _rows(lengths), strict=True):
+            assert got == lengths_from_starts(np.flatnonzero(row).tolist(), n)
+
+
+@pytest.mark.parametrize("monotonic", [False, True])
+def test_patcher_entropy_matches_the_list_rule_row_by_row(monotonic):
+    rng = np.random.default_rng(int(monotonic))
+    for trial in range(20):
+        b, t = 3, int(rng.integers(2, 60))
+        e = torch.tensor(rng.gamma(2.0, 0.7, size=(b, t)), dtype=torch.float32)
+        ids = _text_ids(rng, b, t)
+        theta = float(rng.choice([0.3, 1.0, 1.4, 2.5])) if trial else 1e9  # trial 0: only forced starts
+        lengths = Patcher("entropy", threshold=theta, monotonic=monotonic).lengths(ids, e)
+        assert lengths.shape[0] == b
+        for row_e, got in zip(e.double(), _rows(lengths), strict=True):
+            expected = entropy_patch_lengths(row_e, theta, monotonic, include_next_token=True)
+            assert got == expected
+            assert sum(got) == t + 1 and got[0] == 1
+
+
+def test_patcher_space_matches_the_list_rule_row_by_row():
+    rng = np.random.default_rng(2)
+    letter = ord("a") + 4
+    for _ in range(40):
+        t = int(rng.integers(1, 50))
+        ids = _text_ids(rng, 3, t)
+        lengths = Patcher("space").lengths(ids)
+        for row, got in zip(ids.tolist(), _rows(lengths), strict=True):
+            listed = space_patch_lengths(row)
+            assert sum(got) == t + 1 and got[0] == 1
+            assert got[: len(listed) - 1] == listed[:-1]  # all but the last patch agree
+            # exactly: the next byte starts a patch iff the last byte ends one, whatever the next byte is
+            assert got == space_patch_lengths([*row, letter])
+
+
+@pytest.mark.parametrize("patch_size", [1, 3, 4, 7])
+def test_patcher_static(patch_size):
+    for t in (1, 2, 5, 12, 13):
+        ids = torch.ones(2, t, dtype=torch.long)
+        lengths = Patcher("static", patch_size=patch_size).lengths(ids)
+        expected = [1, *static_patch_lengths(t, patch_size)]
+        assert _rows(lengths) == [expected, expected]
+
+
+def test_patcher_forces_the_bos_patch():
+    ids = torch.tensor([[1, 104, 105]])
+    e = torch.zeros(1, 3)
+    for patcher in (Patcher("entropy", threshold=5.0), Patcher("space"), Patcher("static", patch_size=9)):
+        assert patcher.lengths(ids, e if patcher.scheme == "entropy" else None)[0, :2].tolist() == [1, 3]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: Patcher("bpe"), ValueError, "scheme must be one of entropy, space, static"),
+        (lambda: Patcher("entropy"), TypeError, "threshold must be a real number"),
+        (lambda: Patcher("entropy", threshold=float("nan")), ValueError, "threshold is NaN"),
+        (lambda: Patcher("static"), TypeError, "patch_size must be an int"),
+        (lambda: Patcher("static", patch_size=0), ValueError, "patch_size must be >= 1"),
+        (
+            lambda: Patcher("entropy", threshold=1.0).lengths(torch.ones(1, 4, dtype=torch.long)),
+            ValueError,
+            "entropy patching needs entropies",
+        ),
+        (
+            lambda: Patcher("entropy", threshold=1.0).lengths(
+                torch.ones(1, 4, dtype=torch.long), torch.ones(1, 3)
+            ),
+            ValueError,
+            r"shaped like ids \(1, 4\), got \(1, 3\)",
+        ),
+        (lambda: Patcher("space").lengths(torch.ones(4, dtype=torch.long)), ValueError, "2-D tensor"),
+    ],
+)
+def test_patcher_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def _corpus(n: int, seed: int = 0) -> torch.Tensor:
+    """BOS + random bytes: every 12-byte stretch is unique, so a window's corpus offset can be found."""
+    body = torch.randint(0, 256, (n - 1,), generator=torch.Generator().manual_seed(seed)) + 4
+    return torch.cat([torch.tensor([1]), body])
+
+
+def _offset(corpus: torch.Tensor, window_body: torch.Tensor) -> int:
+    hits = [
+        s
+        for s in range(1, len(corpus) - len(window_body) + 1)
+        if torch.equal(corpus[s : s + len(window_body)], window_body)
+    ]
+    assert len(hits) == 1
+    return hits[0]
+
+
+def test_patched_windows_shapes_targets_and_static_lengths():
+    corpus = _corpus(300)
+    x, lengths, y = patched_windows(
+        corpus, Patcher("static", patch_size=4), 6, 16, torch.Generator().manual_seed(0)
+    )
+    assert x.shape == y.shape == (6, 16) and lengths.shape == (6, 5)
+    assert (x[:, 0] == 1).all()
+    assert torch.equal(y[:, :-1], x[:, 1:])  # y is x shifted by one ...
+    for i in range(6):
+        start = _offset(corpus, x[i, 1:])
+        assert torch.equal(y[i], corpus[start : start + 16])  # ... and the next corpus bytes
+    assert (lengths.sum(1) == 17).all() and (lengths[:, 0] == 1).all()
+
+
+def test_patched_windows_use_the_corpus_entropies():
+    """A spike in the corpus entropies at index s (the model was unsure about byte s + 1) must start a
+    patch at the window position of corpus byte s + 1, and nowhere else."""
+    corpus = _corpus(120, seed=1)
+    spike = 60
+    entropies = torch.full((120,), 0.1)
+    entropies[spike] = 5.0
+    seq_len = 24
+    x, lengths, y = patched_windows(
+        corpus, Patcher("entropy", threshold=1.0), 64, seq_len, torch.Generator().manual_seed(1), entropies
+    )
+    assert ((lengths.sum(1) == seq_len + 1) & (lengths[:, 0] == 1)).all()
+    seen = 0
+    for i in range(64):
+        start = _offset(corpus, x[i, 1:])  # window position j >= 1 holds corpus byte start + j - 1
+        starts = set(np.cumsum([0, *_rows(lengths[i : i + 1])[0]])[:-1].tolist())
+        spiked = spike + 1 - start + 1  # the window position of corpus byte spike + 1
+        expected = {0, 1} | ({spiked} if 2 <= spiked <= seq_len else set())
+        assert starts == expected, (start, starts)
+        seen += 2 <= spiked <= seq_len
+    assert seen >= 5  # the spike was inside many windows, including at the first and last positions
+
+
+def test_patched_windows_entropy_alignment_at_every_position():
+    """With entropies[i] = i, window position t >= 2 starts a patch iff the corpus entropy predicting it,
+    entropies[start + t - 2], exceeds the threshold; t = T (the next byte) included."""
+    corpus = _corpus(80, seed=2)
+    entropies = torch.arange(80, dtype=torch.float32)
+    seq_len, theta = 16, 40.5
+    x, lengths, _ = patched_windows(
+        corpus, Patcher("entropy", threshold=theta), 32, seq_len, torch.Generator().manual_seed(3), entropies
+    )
+    for i in range(32):
+        start = _offset(corpus, x[i, 1:])
+        starts = np.cumsum([0, *_rows(lengths[i : i + 1])[0]])[:-1].tolist()
+        assert starts == [0, 1] + [t for t in range(2, seq_len + 1) if start + t - 2 > theta]
+
+
+def test_patched_windows_is_deterministic_per_seed_and_checks_input():
+    corpus = _corpus(200)
+    patcher = Patcher("space")
+
+    def draw(seed):
+        return patched_windows(corpus, patcher, 4, 32, torch.Generator().manual_seed(seed))
+
+    a, b, c = draw(5), draw(5), draw(6)
+    assert all(torch.equal(u, v) for u, v in zip(a, b, strict=True))
+    assert not torch.equal(a[0], c[0])
+    with pytest.raises(ValueError, match="fewer than seq_len"):
+        patched_windows(corpus[:33], patcher, 4, 32, torch.Generator())
+    with pytest.raises(ValueError, match="must match ids"):
+        patched_windows(corpus, patcher, 4, 32, torch.Generator(), torch.zeros(199))

@@ -16,7 +16,7 @@ from types import ModuleType
 from bltlib.checks.core import Case, CheckFailed, CheckResult, run_cases
 
 __all__ = ["Case", "CheckFailed", "CheckResult", "run_cases"]
-LESSONS = ("bpe", "rope", "entropy")
+LESSONS = ("bpe", "rope", "entropy", "blt")
 
 
 def __getattr__(name: str) -> ModuleType:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import nbformat
 from playwright.sync_api import expect
 
-from tests.browser.lab import copy_clean, notebook_up_to, run_all_cells, wait_idle
+from tests.browser.lab import copy_clean, notebook_up_to, run_all_cells, wait_idle, write_clean
 
 ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
 
 
 def open_and_run(lab, page, notebook: str, n_code_cells: int) -> None:
@@ -108,3 +110,106 @@ def test_lesson2_rope_explorer_follows_its_controls(lab, page):
     handle.focus()
     handle.press("Home")  # position 0: no pair turns at all
     expect(legend.filter(has_text="trained:")).to_have_text("trained: 0.00 rad")
+
+
+BLT_TEXT = "Le renard. Всеобщая; 人人生而自由 — and a little more text past the cut."  # 48 bytes shown
+
+
+def _dom_masks(explorer) -> dict:
+    """The explorer's encoder and decoder heatmaps as plotly.js holds them in the page."""
+    plot = explorer.locator(".js-plotly-plot").first
+    rows = "z => Array.from(z, row => Array.from(row))"  # plain arrays, even if plotly.js holds typed ones
+    return plot.evaluate(
+        f"gd => ({{encoder: ({rows})(gd.data[2].z), decoder: ({rows})(gd.data[4].z), "
+        "title: gd.layout.title.text})"
+    )
+
+
+def _check_shift(masks: dict, k: int = 2) -> int:
+    """The masks the browser draws obey BLT's rules; returns the number of patches.
+
+    Encoder ``[P * k, T]``: each byte is read by the k slots of exactly one patch, patches in order.
+    Decoder (drawn bytes along x, ``[P * k, T]``): 2 or 3 = read, odd = the byte's own patch; byte t
+    reads the patch just before the one holding byte t + 1 (the last byte's next byte is in the last patch).
+    """
+    encoder, decoder = masks["encoder"], masks["decoder"]
+    slots, t_len = len(encoder), len(encoder[0])
+    n_patches = slots // k
+    own = []
+    for t in range(t_len):
+        rows = [s for s in range(slots) if encoder[s][t]]
+        assert len(rows) == k and rows == list(range(rows[0], rows[0] + k)), (t, rows)
+        own.append(rows[0] // k)
+    assert own == sorted(own) and own[0] == 0
+    for t in range(t_len):
+        read = [s for s in range(slots) if decoder[s][t] >= 2]
+        own_rows = [s for s in range(slots) if decoder[s][t] % 2 == 1]
+        next_patch = own[t + 1] if t + 1 < t_len else n_patches - 1
+        assert read == list(range((next_patch - 1) * k, next_patch * k)), (t, read, next_patch)
+        assert own_rows == list(range(own[t] * k, own[t] * k + k))
+    return n_patches
+
+
+def test_lesson4_blt_explorer_follows_its_threshold(lab, page):
+    page.set_viewport_size({"width": 1280, "height": 800})  # the size the explorer must read well at
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "from bltlib.viz.blt_explorer import blt_explorer\n"
+            f"explorer = blt_explorer({BLT_TEXT!r})\nexplorer"
+        ),
+        nbformat.v4.new_code_cell(
+            "view = explorer.explored\n"
+            'print(f"kernel: threshold {explorer.threshold.value:.2f}, {view.n_patches} patches")'
+        ),
+    ]
+    n_cells = write_clean(notebook, lab.root / "blt.ipynb")
+    open_and_run(lab, page, "blt.ipynb", n_cells)
+    explorer = page.locator(".widget-vbox").filter(has=page.locator(".widget-textarea")).last
+    title = explorer.locator(".js-plotly-plot .gtitle")
+    expect(title).to_contain_text("BLT explorer: entropy, threshold")
+    status = explorer.locator(".widget-html").filter(has_text="encoder mask")
+
+    # First display: the slider shows the threshold the figure and the kernel use.
+    slider = explorer.locator(".widget-slider").filter(has_text="threshold")
+    readout = slider.locator(".widget-readout").inner_text().strip()
+    expect(title).to_contain_text(f"threshold {readout}:")
+    masks = _dom_masks(explorer)
+    n_patches = _check_shift(masks)
+    outputs = "\n".join(page.locator(".jp-OutputArea-output").all_inner_texts())
+    assert f"kernel: threshold {readout}, {n_patches} patches" in outputs
+    assert f"{n_patches} patches over 48 bytes, k=2 (first 48 of 88 bytes shown)" in masks["title"]
+    # Non-Latin text is drawn as characters, one per character, never as hex.
+    labels = explorer.locator(".js-plotly-plot .heatmaplayer text").all_text_contents()
+    assert {"В", "с", "人", "由"} <= set(labels) and not any("0x" in s or "\\x" in s for s in labels)
+    t_len = len(masks["encoder"][0])
+    assert t_len == 49 and 2 < n_patches < t_len
+    explorer.locator(".widget-textarea textarea").evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(500)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "blt_explorer_1280x800.png"))  # as the lesson first shows it
+
+    # The highest threshold: no byte starts a patch, so [BOS] | all the bytes (and the next one).
+    handle = slider.locator(".noUi-handle").first
+    handle.focus()
+    handle.press("End")
+    expect(title).to_contain_text(": 2 patches")
+    expect(status).to_contain_text("encoder mask 4 × 49")
+    high = _dom_masks(explorer)
+    assert _check_shift(high) == 2 and high["encoder"] != masks["encoder"]
+
+    # Threshold 0: every byte starts a patch of its own, and the masks grow to (T + 1) * k slots.
+    handle.press("Home")
+    expect(title).to_contain_text("threshold 0.00: 50 patches")
+    expect(status).to_contain_text("decoder mask 49 × 100")
+    low = _dom_masks(explorer)
+    assert _check_shift(low) == 50 and len(low["decoder"]) == 100
+
+    # Static patches cut the 2- and 3-byte characters: the explorer says where.
+    explorer.locator(".widget-dropdown select").first.select_option("static")
+    expect(title).to_contain_text("static, 4 bytes per patch")
+    expect(status).to_contain_text("cuts inside a character at")
+    assert _check_shift(_dom_masks(explorer)) == 14  # [BOS], 12 patches of 4 bytes, the next byte's
+
+    explorer.locator(".widget-dropdown select").first.select_option("entropy")
+    expect(title).to_contain_text("threshold 0.00: 50 patches")
