@@ -3,9 +3,10 @@
     python scripts/execute_notebooks.py                     # every notebook
     python scripts/execute_notebooks.py notebooks/01_bpe.ipynb solutions/01_bpe.ipynb
 
-Notebooks run at the ``ci`` preset (the outputs nbval compares against), from the repository root
-with a fresh kernel each. Widget state is dropped (it holds megabytes of JS). Each solution then
-regenerates its exercise twin in ``exercises/`` (see ``bltlib.exercises``).
+Each notebook runs at the preset CI checks it at (``bltlib.config.committed_preset``: lessons at
+``laptop``, solutions at ``ci``), from the repository root with a fresh kernel each. Widget state is
+dropped (it holds megabytes of JS). Each solution then regenerates its exercise twin in ``exercises/``
+(see ``bltlib.exercises``).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from bltlib.config import committed_preset
 from bltlib.exercises import make_exercise
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def execute(path: Path) -> float:
+    os.environ["BLTLIB_SCALE"] = committed_preset(path)  # the kernel inherits it
     notebook = nbformat.read(path, as_version=4)
     start = time.perf_counter()
     NotebookClient(
@@ -36,7 +39,6 @@ def execute(path: Path) -> float:
 
 
 def main(paths: list[str]) -> None:
-    os.environ["BLTLIB_SCALE"] = "ci"
     targets = [Path(p).resolve() for p in paths] or sorted(
         [*ROOT.glob("notebooks/*.ipynb"), *ROOT.glob("solutions/*.ipynb")]
     )
