@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import math
 import re
 from dataclasses import asdict, replace
 
@@ -19,6 +20,7 @@ from bltlib.blt import (
     BLT,
     HASH_PRIMES,
     BLTConfig,
+    bits_per_byte,
     blt_card,
     config_from_hf,
     config_to_hf,
@@ -833,3 +835,30 @@ def test_load_errors_name_the_file(tmp_path):
     )
     with pytest.raises(CheckpointError, match=re.escape(str(mismatched))):
         load_blt(mismatched)
+
+
+def test_load_blt_sets_the_patcher_from_the_card(tmp_path):
+    card = {"patcher": {"scheme": "entropy", "threshold": 1.25, "target_patch_size": 4.5}}
+    loaded = load_blt(save_blt(tiny_blt(), tmp_path / "blt.safetensors", card=card))
+    assert loaded.patcher == Patcher("entropy", threshold=1.25)
+    assert load_blt(save_blt(tiny_blt(), tmp_path / "plain.safetensors")).patcher is None
+
+
+@pytest.mark.parametrize("n_bytes", [62, 63, 64, 100])  # windows of 32: tails of every length
+def test_bits_per_byte_predicts_every_byte_once_in_windows(n_bytes):
+    """The held-out evaluation: consecutive windows of BOS + seq_len - 1 bytes, each byte a target once,
+    the entropies of each window taken from the corpus; compared with the windows built by hand."""
+    model = tiny_blt(seed=3)
+    ids = byte_ids(1, n_bytes + 1, seed=4)[0]  # BOS + n_bytes
+    e = torch.rand(len(ids), generator=torch.Generator().manual_seed(5)) * 3
+    patcher = Patcher("entropy", threshold=1.5)
+    total = 0.0
+    for s in range(1, len(ids), 32):
+        y = ids[s : s + 32]
+        x = torch.cat([ids[:1], y[:-1]])[None]
+        lengths = patcher.lengths(x, e[s - 1 : s - 1 + len(y)][None])
+        logits, _ = model(x, lengths)
+        total += F.cross_entropy(logits[0], y, reduction="sum").item()
+    expected = total / n_bytes / math.log(2)
+    got = bits_per_byte(model, ids, patcher, e, seq_len=32, batch_size=2)
+    assert got == pytest.approx(expected, rel=1e-5)
