@@ -14,7 +14,13 @@ is what lets :meth:`Trainer.resume` continue a run bit for bit (on the CPU, and 
 
 Checkpoints are a folder: ``model.safetensors`` (weights), ``trainer.json`` (step, config, history) and
 ``optimizer.pt`` (optimizer state and RNG states, read back with ``torch.load(weights_only=True)``, so
-loading never unpickles code). Single process only: DDP/FSDP are not handled here yet.
+loading never unpickles code).
+
+Several processes: launched by ``torchrun --nproc_per_node=N``, the Trainer finds ``WORLD_SIZE`` in the
+environment, joins the process group (NCCL on CUDA, gloo on CPU) and wraps the model in DDP, or shards
+it with FSDP2 (``cfg.parallel="fsdp"``). ``get_batch`` still returns the *global* batch; each rank keeps
+its own slice of the rows, so N processes with batch B take the same steps as one process with batch B.
+Rank 0 alone shows progress, calls ``callback`` and writes checkpoints; every rank resumes from them.
 
 >>> cfg = TrainConfig(steps=100, lr=1e-3, warmup=10, min_lr_ratio=0.1)
 >>> [round(lr_at(s, cfg), 6) for s in (0, 9, 55, 100)]
@@ -24,8 +30,10 @@ loading never unpickles code). Single process only: DDP/FSDP are not handled her
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import math
+import os
 import pickle
 import warnings
 from collections.abc import Callable
@@ -33,9 +41,18 @@ from dataclasses import asdict, dataclass, fields, is_dataclass
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 from torch import nn
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_optimizer_state_dict,
+    set_model_state_dict,
+    set_optimizer_state_dict,
+)
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from bltlib.config import get_device
@@ -44,6 +61,10 @@ FORMAT = "bltlib.train/1"  # written in every checkpoint, so a foreign folder is
 MODEL_FILE, STATE_FILE, OPTIM_FILE = "model.safetensors", "trainer.json", "optimizer.pt"
 
 Batch = tuple[torch.Tensor, ...]  # (*inputs, targets)
+PARALLEL = ("ddp", "fsdp")
+# Optimizer (and sharded model) states as plain tensors keyed by parameter name, the same whatever the
+# number of processes, so that any run can resume any checkpoint.
+FULL_STATE = StateDictOptions(full_state_dict=True, cpu_offload=True)
 
 
 class CheckpointError(ValueError):
@@ -57,6 +78,7 @@ class TrainConfig:
     ``amp`` turns on bf16 autocast, on CUDA only. ``compile=None`` compiles the model on CUDA only; if
     compiling fails (a compiler bug for some shape), the Trainer warns and runs eagerly instead.
     ``ckpt_dir`` with ``ckpt_every > 0`` saves a checkpoint every ``ckpt_every`` steps and at the end.
+    ``parallel``: how several processes (under ``torchrun``) share the work, ``ddp`` or ``fsdp``.
     """
 
     steps: int = 1000
@@ -74,8 +96,11 @@ class TrainConfig:
     progress: bool = True
     ckpt_dir: str | None = None
     ckpt_every: int = 0
+    parallel: str = "ddp"
 
     def __post_init__(self) -> None:
+        if self.parallel not in PARALLEL:
+            raise ValueError(f"parallel must be one of {', '.join(PARALLEL)}, got {self.parallel!r}")
         self.betas = tuple(self.betas)  # JSON round trips give lists
         for name in ("steps", "warmup", "batch_size", "eval_every", "eval_batches", "ckpt_every"):
             value = getattr(self, name)
@@ -103,6 +128,28 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
         return cfg.lr * (step + 1) / cfg.warmup  # step 0 already moves: no wasted step at lr = 0
     progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def is_main_process() -> bool:
+    """True in a single process, and on rank 0 of a distributed run (the one that writes files)."""
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+def init_distributed(device: torch.device) -> tuple[int, int, torch.device]:
+    """``(rank, world size, device)``; joins the process group when ``torchrun`` started several processes.
+
+    >>> init_distributed(torch.device("cpu"))  # one process: nothing to join
+    (0, 1, device(type='cpu'))
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1, device
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    return dist.get_rank(), dist.get_world_size(), device
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
@@ -160,14 +207,26 @@ class Trainer:
         if not callable(get_batch):
             raise TypeError("get_batch must be a callable get_batch(split, step) -> (*inputs, targets)")
         self.cfg, self.get_batch, self.callback = cfg, get_batch, callback
-        self.device = torch.device(device) if device is not None else get_device()
+        device = torch.device(device) if device is not None else get_device()
+        self.rank, self.world, self.device = init_distributed(device)
         self.model = model.to(self.device)
+        self.sharded = self.world > 1 and cfg.parallel == "fsdp"
+        # FSDP shards the weights in place; an unsharded CPU copy is what checkpoints are read and written
+        # through (a course-scale shortcut: it costs one copy of the weights per process)
+        self._full_copy = copy.deepcopy(self.model).cpu() if self.sharded else None
+        if self.sharded:
+            from torch.distributed.fsdp import fully_shard
+
+            fully_shard(self.model)
         self.optimizer = make_optimizer(self.model, cfg)
         on_cuda = self.device.type == "cuda"
         self.amp = cfg.amp and on_cuda
         compile_ = on_cuda if cfg.compile is None else cfg.compile
         # keep the plain module for checkpoints: a compiled one renames its weights "_orig_mod.*"
-        self._forward = torch.compile(self.model) if compile_ else self.model
+        self._wrapped = self.model
+        if self.world > 1 and not self.sharded:
+            self._wrapped = DistributedDataParallel(self.model, device_ids=[self.device] if on_cuda else None)
+        self._forward = torch.compile(self._wrapped) if compile_ else self._wrapped
         self.step = 0
         self.history: list[dict] = []
 
@@ -186,7 +245,7 @@ class Trainer:
             )
         if not all(isinstance(t, torch.Tensor) for t in batch):
             raise TypeError("get_batch must return tensors (*inputs, targets)")
-        batch = tuple(t.to(self.device, non_blocking=True) for t in batch)
+        batch = tuple(t.to(self.device, non_blocking=True) for t in self._my_rows(batch))
         with self._autocast():
             out = self._compiled_or_eager(batch)
         if not (isinstance(out, tuple | list) and len(out) == 2):
@@ -196,10 +255,29 @@ class Trainer:
             raise TypeError(f"model(*inputs, targets) must return a scalar loss tensor, got {loss!r:.60}")
         return loss.float()
 
+    def _my_rows(self, batch: Batch) -> Batch:
+        """This rank's slice of the global batch: rows ``[rank * B / N, (rank + 1) * B / N)``."""
+        if self.world == 1:
+            return tuple(batch)
+        rows = batch[0].shape[0]
+        if any(t.shape[0] != rows for t in batch) or rows % self.world:
+            raise ValueError(
+                f"a batch of {[tuple(t.shape) for t in batch]} cannot be split evenly over {self.world} "
+                "processes: every tensor needs the same number of rows, a multiple of the process count"
+            )
+        return tuple(t.chunk(self.world)[self.rank] for t in batch)
+
+    def _mean_over_ranks(self, value: torch.Tensor) -> torch.Tensor:
+        if self.world == 1:
+            return value
+        value = value.detach().clone()
+        dist.all_reduce(value)  # a sum: gloo has no average
+        return value / self.world
+
     @property
     def compiled(self) -> bool:
         """Whether steps run through ``torch.compile`` (False after a compiler failure)."""
-        return self._forward is not self.model
+        return self._forward is not self._wrapped
 
     def _compiled_or_eager(self, batch: Batch) -> object:
         # torch.compile is a speed-up, never a requirement: if the compiler fails (it compiles at the
@@ -215,8 +293,8 @@ class Trainer:
                 f"torch.compile failed ({type(err).__name__}: {first_line}); training without it",
                 stacklevel=4,
             )
-            self._forward = self.model
-            return self.model(*batch)
+            self._forward = self._wrapped
+            return self._wrapped(*batch)
 
     def train_step(self) -> dict:
         """One optimizer step; returns its metrics (``step`` counts completed steps)."""
@@ -225,23 +303,29 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         loss = self._loss(self.get_batch("train", self.step))
-        if not torch.isfinite(loss):
+        mean_loss = self._mean_over_ranks(loss)  # the same on every rank, so all stop together
+        if not torch.isfinite(mean_loss):
             raise FloatingPointError(
-                f"loss is {loss.item()} at step {self.step}: try a lower lr or more warmup"
+                f"loss is {mean_loss.item()} at step {self.step}: try a lower lr or more warmup"
             )
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # DDP and FSDP average the gradients over ranks here
         max_norm = self.cfg.grad_clip if self.cfg.grad_clip > 0 else math.inf
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
+        if hasattr(grad_norm, "full_tensor"):  # FSDP returns a distributed tensor
+            grad_norm = grad_norm.full_tensor()
         self.optimizer.step()
         self.step += 1
-        return {"step": self.step, "loss": loss.item(), "lr": lr, "grad_norm": grad_norm.item()}
+        return {"step": self.step, "loss": mean_loss.item(), "lr": lr, "grad_norm": grad_norm.item()}
 
     @torch.no_grad()
     def evaluate(self) -> float:
         """Mean loss over the fixed batches ``get_batch("val", i)``, ``i < cfg.eval_batches``."""
         self.model.eval()
-        losses = [self._loss(self.get_batch("val", i)).item() for i in range(max(1, self.cfg.eval_batches))]
+        losses = [
+            self._mean_over_ranks(self._loss(self.get_batch("val", i))).item()
+            for i in range(max(1, self.cfg.eval_batches))
+        ]
         self.model.train()
         return sum(losses) / len(losses)
 
@@ -253,7 +337,9 @@ class Trainer:
         end = self.cfg.steps if until is None else until
         if not 0 <= end <= self.cfg.steps:
             raise ValueError(f"until must be in [0, cfg.steps={self.cfg.steps}], got {until}")
-        bar = tqdm(total=end, initial=self.step, desc="train", disable=not self.cfg.progress)
+        bar = tqdm(
+            total=end, initial=self.step, desc="train", disable=not (self.cfg.progress and self.rank == 0)
+        )
         while self.step < end:
             metrics = self.train_step()
             every = self.cfg.eval_every
@@ -264,7 +350,7 @@ class Trainer:
             bar.set_postfix(
                 {k: f"{metrics[k]:.3f}" for k in ("loss", "val_loss") if k in metrics}, refresh=False
             )
-            if self.callback is not None:
+            if self.callback is not None and self.rank == 0:
                 self.callback(self.step, metrics)
             ckpt = self.cfg.ckpt_dir and self.cfg.ckpt_every
             if ckpt and (self.step % self.cfg.ckpt_every == 0 or self.step == self.cfg.steps):
@@ -275,32 +361,58 @@ class Trainer:
     # ------------------------------------------------------------------------- checkpoints
 
     def save(self, path: str | Path) -> Path:
-        """Write a checkpoint folder (weights, optimizer and RNG states, step, config, history)."""
+        """Write a checkpoint folder (weights, optimizer and RNG states, step, config, history).
+
+        In a distributed run every rank must call it (gathering sharded weights is collective); rank 0
+        writes.
+        """
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        save_model(self.model, str(path / MODEL_FILE), metadata={"format": FORMAT, "step": str(self.step)})
-        rng = {"cpu": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        torch.save({"optimizer": self.optimizer.state_dict(), "rng": rng}, path / OPTIM_FILE)
-        state = {
-            "format": FORMAT,
-            "step": self.step,
-            "config": asdict(self.cfg),
-            "model_config": _jsonable(getattr(self.model, "config", None)),
-            "history": self.history,
-        }
-        (path / STATE_FILE).write_text(json.dumps(state, indent=1))
+        plain = self._unsharded_model()
+        optimizer = get_optimizer_state_dict(self.model, self.optimizer, options=FULL_STATE)
+        if self.rank == 0:
+            path.mkdir(parents=True, exist_ok=True)
+            save_model(plain, str(path / MODEL_FILE), metadata={"format": FORMAT, "step": str(self.step)})
+            rng = {"cpu": torch.get_rng_state()}
+            if torch.cuda.is_available():
+                rng["cuda"] = torch.cuda.get_rng_state_all()
+            torch.save({"optimizer": optimizer, "rng": rng}, path / OPTIM_FILE)
+            state = {
+                "format": FORMAT,
+                "step": self.step,
+                "config": asdict(self.cfg),
+                "model_config": _jsonable(getattr(plain, "config", None)),
+                "history": self.history,
+            }
+            (path / STATE_FILE).write_text(json.dumps(state, indent=1))
+        if self.world > 1:
+            dist.barrier()  # nobody reads the checkpoint before it is complete
         return path
 
+    def _unsharded_model(self) -> nn.Module:
+        """The model with all its weights in one place (gathered from the ranks under FSDP)."""
+        if not self.sharded:
+            return self.model
+        full = get_model_state_dict(self.model, options=FULL_STATE)  # collective; only rank 0 gets it
+        if self.rank == 0:
+            self._full_copy.load_state_dict(full)
+        return self._full_copy
+
     def resume(self, path: str | Path) -> Trainer:
-        """Load a checkpoint written by :meth:`save` and continue from its step. Returns the trainer."""
+        """Load a checkpoint written by :meth:`save` and continue from its step. Returns the trainer.
+
+        Checkpoints do not depend on how many processes wrote them: a run on N processes resumes from
+        one written by a single process, and the other way round.
+        """
         path = Path(path)
         state = _read_state(path)
-        load_weights(self.model, path / MODEL_FILE)
+        if self.sharded:
+            load_weights(self._full_copy, path / MODEL_FILE)
+            set_model_state_dict(self.model, self._full_copy.state_dict(), options=FULL_STATE)
+        else:
+            load_weights(self.model, path / MODEL_FILE)
         try:
-            saved = torch.load(path / OPTIM_FILE, map_location=self.device, weights_only=True)
-            self.optimizer.load_state_dict(saved["optimizer"])
+            saved = torch.load(path / OPTIM_FILE, map_location="cpu", weights_only=True)
+            set_optimizer_state_dict(self.model, self.optimizer, saved["optimizer"], options=FULL_STATE)
             torch.set_rng_state(saved["rng"]["cpu"].cpu())
         except (
             OSError,
@@ -316,8 +428,12 @@ class Trainer:
             ) from err
         if "cuda" in saved["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all([s.cpu() for s in saved["rng"]["cuda"]])
-        changed = {k for k, v in asdict(self.cfg).items() if _jsonable(v) != state["config"].get(k)}
-        if changed:
+        changed = {
+            k
+            for k, v in asdict(self.cfg).items()
+            if _jsonable(v) != state["config"].get(k) and k != "parallel"  # checkpoints do not depend on it
+        }
+        if changed and self.rank == 0:
             warnings.warn(f"resuming with a config that differs in {sorted(changed)}", stacklevel=2)
         self.step, self.history = int(state["step"]), list(state["history"])
         return self

@@ -2,6 +2,7 @@
 
     python scripts/train_blt.py                   # the shipped model (CPU, 2 threads)
     python scripts/train_blt.py --steps 20 --out /tmp/blt.safetensors   # a quick smoke run
+    torchrun --nproc_per_node=8 scripts/train_blt.py --batch-size 256    # several GPUs (DDP)
 
 Data (vendored, offline): Jane Austen's novels, train split; validation on the val split; the card
 reports bits per byte on the test split (never trained on). Patches come from lesson 3's shipped entropy
@@ -31,7 +32,7 @@ from bltlib.data import encode_bytes, load_text
 from bltlib.entropy import DEFAULT_WEIGHTS as ENTROPY_WEIGHTS
 from bltlib.entropy import entropies, load_entropy_model
 from bltlib.patching import Patcher, calibrate_threshold, patched_windows
-from bltlib.train import TrainConfig, Trainer
+from bltlib.train import TrainConfig, Trainer, is_main_process
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,6 +155,8 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     history = trainer.train()
     train_s = time.perf_counter() - start
+    if not is_main_process():
+        return  # under torchrun, rank 0 evaluates and writes the model
     model.eval()
     test_bpb = bits_per_byte(model, test_ids, patcher, test_e, seq_len=args.seq_len)
     print(f"held-out bits per byte (Austen test): {test_bpb:.4f}")
