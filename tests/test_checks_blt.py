@@ -417,7 +417,8 @@ def test_inputs_are_summarised_not_dumped():
 def test_summary_keeps_long_tensors_short():
     assert len(checks.summary(torch.arange(10_000).reshape(100, 100))) <= 160
     assert checks.summary(torch.randn(3, 500)).startswith("float32 [3, 500] from ")
-    assert checks.summary([1, 2]) == "a list: [1, 2]"
+    assert checks.summary([1, 2]) == "[1, 2]"
+    assert checks.summary(list(range(300))).endswith("(300 items)")
 
 
 def test_the_stub_and_crashes_are_explained():

@@ -1,8 +1,10 @@
-"""The check machinery: pass messages, and failures that explain themselves."""
+"""The check machinery: pass messages, failures that explain themselves, the diagnosis by known mistakes,
+the two levels of help, short summaries, and the test that no help shows a solution's code."""
 
 import pytest
 
-from bltlib.checks import Case, CheckFailed, run_cases
+from bltlib.checks import Case, CheckFailed, Idea, Mistake, run_cases, summary
+from bltlib.checks.core import code_fragments, difference, gives_away
 
 CASES = [Case((2,), 4, label="small"), Case((5,), 10, hint="multiply, don't add")]
 
@@ -69,3 +71,84 @@ def test_notebooks_render_a_failure_without_a_traceback():
         run_cases("double", lambda x: x, CASES)
     rendered = info.value._render_traceback_()
     assert "case 1 of 2" in rendered[0] and not any("Traceback" in line for line in rendered)
+
+
+# ------------------------------------------------------------------ diagnosing by known mistakes
+
+
+TIMES = Idea("multiply", "doubling is x times 2", more="5 doubled is 10; 5 + 2 is 7.")
+SQUARE = Idea("not a square", "doubling is not squaring", more="2 * 2 = 4 = 2 ** 2, but 3 * 2 = 6, not 9.")
+KNOWN = [Mistake(lambda x: x + 2, TIMES), Mistake(lambda x: x**2, SQUARE)]
+DOUBLE = [Case((2,), 4, label="two", hint="double it"), Case((3,), 6, label="three"), Case((5,), 10)]
+
+
+def test_a_known_mistake_names_its_idea_whatever_the_case_says():
+    result = run_cases("double", lambda x: x**2, DOUBLE, mistakes=KNOWN, raise_on_fail=False)
+    assert result.case_index == 1 and result.idea is SQUARE
+    assert "hint:     not a square: doubling is not squaring" in result.message
+
+
+def test_when_several_mistakes_fit_the_one_that_fits_most_cases_wins():
+    # On case 1 (x = 2) both x + 2 and x ** 2 give 4, which is right; a learner adding 2 first fails on
+    # x = 3, where only x + 2 fits.
+    both = [Mistake(lambda x: 5 if x == 3 else x**2, SQUARE), Mistake(lambda x: x + 2, TIMES)]
+    result = run_cases("double", lambda x: x + 2, DOUBLE, mistakes=both, raise_on_fail=False)
+    assert result.idea is TIMES
+
+
+def test_an_unknown_wrong_answer_gets_the_cases_own_hint():
+    result = run_cases("double", lambda x: 0, DOUBLE, mistakes=KNOWN, raise_on_fail=False)
+    assert result.case_index == 0 and "hint:     double it" in result.message and result.idea.name == ""
+
+
+def test_known_exceptions_and_forms_have_their_ideas():
+    crash = Idea("no strings", "x is a number")
+    result = run_cases(
+        "double", lambda x: x + "", DOUBLE, errors=[(TypeError, crash)], raise_on_fail=False, lesson="demo"
+    )
+    assert result.idea is crash and "raised:   TypeError" in result.message
+    shape = Idea("a number", "return an int")
+    result = run_cases("double", lambda x: [x, x], DOUBLE, form=lambda a, e: shape, raise_on_fail=False)
+    assert result.idea is shape and "types:    got a list, expected a int" in result.message
+
+
+def test_the_second_level_adds_the_explanation_and_every_verdict_and_the_first_points_to_it():
+    def plus_two(x):
+        return x + 2
+
+    first = run_cases("double", plus_two, DOUBLE, mistakes=KNOWN, raise_on_fail=False, lesson="demo")
+    assert first.message.endswith("  more help: checks.demo.double(plus_two, more=True)")
+    second = run_cases("double", plus_two, DOUBLE, mistakes=KNOWN, raise_on_fail=False, more=True)
+    assert second.message.startswith(first.message.split("  more help:")[0])
+    assert "  more:     5 doubled is 10; 5 + 2 is 7." in second.message
+    assert "✓ 1 (two)" in second.message and "✗ 2 (three) -> multiply" in second.message
+    assert "more help" not in second.message
+
+
+def test_summaries_are_short_and_readable():
+    assert summary(list(range(1000))) == "[0, 1, 2, 3, 4, 5, ..., 998, 999] (1000 items)"
+    assert summary({i: bytes([i]) for i in range(300 % 256)}).endswith("(44 items)")
+    assert summary("x" * 500).endswith("(500 chars)") and len(summary("x" * 500)) < 70
+    assert summary(sum) == "sum (a function)"
+    assert summary(2.0) == "2.0" and summary(0.123456) == "0.1235"
+    np = pytest.importorskip("numpy")
+    assert summary(np.array([0.5, 1.0, 2.0])) == "float64 [3] [0.5, 1, 2]"
+    assert summary(np.zeros(1000)) == "float64 [1000] all 0"
+
+
+def test_a_long_answer_says_where_it_differs():
+    assert difference([1, 2], [1, 3]) is None  # short: plain to see
+    assert (
+        difference(list(range(10)), list(range(12))) == "yours has 10 items, expected 12 (the first 10 agree)"
+    )
+    assert difference("a" * 50, "a" * 49 + "b") == "first difference at character 49: expected 'b', got 'a'"
+
+
+def test_code_fragments_find_a_solution_in_a_hint():
+    def solution(stats):
+        return min(stats, key=lambda p: (-stats[p], p))
+
+    fragments = code_fragments(solution)
+    assert gives_away("try min(stats, key=lambda p: (-stats[p], p)) here", fragments)
+    assert gives_away("try min(stats,key=lambda p:(-stats[p],p))", fragments)  # spaces do not hide it
+    assert not gives_away("merge the MOST frequent pair; ties go to the smaller pair", fragments)

@@ -2,8 +2,12 @@
 
 Each lesson has a module here whose functions take the learner's function, e.g.
 ``checks.bpe.get_stats(get_stats)`` after ``from bltlib import checks``. A check prints a one-line
-pass message, or raises :class:`CheckFailed` whose message shows the input, the expected and the
-actual value, and a hint. In a notebook it renders as that message alone, not as a traceback.
+pass message, or raises :class:`CheckFailed` whose message shows a short summary of the input, the
+expected and the actual value, and a hint that names the idea that is wrong (diagnosed by comparing the
+answer with known mistakes). ``more=True`` (``checks.bpe.get_stats(get_stats, more=True)``) adds a
+longer explanation with a worked example and the verdict on every case; no level shows the solution's
+code. In a notebook the message renders alone, not as a traceback. The machinery is in
+:mod:`bltlib.checks.core`.
 
 >>> from bltlib import checks
 >>> checks.bpe.__name__  # lesson modules load on first use
@@ -13,9 +17,9 @@ actual value, and a hint. In a notebook it renders as that message alone, not as
 import importlib
 from types import ModuleType
 
-from bltlib.checks.core import Case, CheckFailed, CheckResult, run_cases
+from bltlib.checks.core import Case, CheckFailed, CheckResult, Idea, Mistake, run_cases, summary
 
-__all__ = ["Case", "CheckFailed", "CheckResult", "run_cases"]
+__all__ = ["Case", "CheckFailed", "CheckResult", "Idea", "Mistake", "run_cases", "summary"]
 LESSONS = ("bpe", "rope", "entropy", "blt")
 
 
