@@ -291,7 +291,16 @@ def main(argv: list[str] | None = None) -> None:
     _, _, _, fpb, _ = build("blt-entropy", args, p, data, 0)
     budget = training_flops(fpb * p["batch_size"] * p["seq_len"] * p["blt_steps"])
     print(f"budget {budget:.3g} training FLOPs per run")
-    runs = [run(m, lr, s, args, p, data, budget) for m in args.models for lr in p["lrs"] for s in p["seeds"]]
+    out = args.out or ROOT / "bltlib" / "data" / "results" / f"blt_vs_bpe_{args.preset}.json"
+    partial = out.with_suffix(".partial.json")  # finished runs, so an interrupted study can go on
+    done = json.loads(partial.read_text()) if partial.is_file() else []
+    done = [r for r in done if r.get("budget") == budget]
+    runs = []
+    for m, lr, s in ((m, lr, s) for m in args.models for lr in p["lrs"] for s in p["seeds"]):
+        old = [r for r in done if (r["model"], r["lr"], r["seed"]) == (m, lr, s)]
+        runs.append(old[0] if old else {**run(m, lr, s, args, p, data, budget), "budget": budget})
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps(runs, indent=1))
     table = summarise(runs)
     result = {
         "command": "python scripts/blt_vs_bpe.py " + shlex.join(sys.argv[1:] if argv is None else argv),
@@ -308,9 +317,9 @@ def main(argv: list[str] | None = None) -> None:
         "table": table,
         "runs": runs,
     }
-    out = args.out or ROOT / "bltlib" / "data" / "results" / f"blt_vs_bpe_{args.preset}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
+    partial.unlink()
     print("\n| model | best lr | test bits/byte | train FLOPs | bytes seen | inference FLOPs/byte ", end="")
     print("| params (non-emb.) |")
     print("|---|---|---|---|---|---|---|")
