@@ -51,7 +51,7 @@ PRESETS = {  # budget in BLT-entropy steps; the others get the same FLOPs
     "ci": dict(
         blt_steps=4, lrs=(2e-3,), seeds=(0,), batch_size=2, seq_len=64, val_bytes=2_000, test_bytes=4_000
     ),
-    "laptop": dict(blt_steps=220, lrs=(1e-3, 3e-3), seeds=(0,), batch_size=16, seq_len=512, val_bytes=32_000),
+    "laptop": dict(blt_steps=120, lrs=(1e-3, 3e-3), seeds=(0,), batch_size=16, seq_len=512, val_bytes=32_000),
     "gpu": dict(
         blt_steps=4000, lrs=(1e-3, 2e-3, 4e-3), seeds=(0, 1), batch_size=32, seq_len=512, val_bytes=200_000
     ),
