@@ -45,13 +45,6 @@ def pick(*, ci: T, laptop: T, gpu: T, scale: str | None = None) -> T:
     return {"ci": ci, "laptop": laptop, "gpu": gpu}[scale]
 
 
-# Lessons whose committed outputs are still the ci preset's; every other lesson in notebooks/ is committed
-# (and checked by CI) at laptop, what a learner on a CPU reproduces.
-CI_COMMITTED_LESSONS = frozenset(
-    {"00_start_here.ipynb", "01_bpe.ipynb", "02_rope_long_context.ipynb", "03_entropy_patching.ipynb"}
-)
-
-
 def committed_preset(notebook: str | os.PathLike) -> str:
     """The preset a notebook's committed outputs come from, and that CI re-executes it at.
 
@@ -61,9 +54,7 @@ def committed_preset(notebook: str | os.PathLike) -> str:
     ('laptop', 'ci')
     """
     path = os.fspath(notebook).replace(os.sep, "/")
-    name = path.rsplit("/", 1)[-1]
-    lesson = "/notebooks/" in f"/{path}" and name not in CI_COMMITTED_LESSONS
-    return "laptop" if lesson else "ci"
+    return "laptop" if "/notebooks/" in f"/{path}" else "ci"
 
 
 def get_device(prefer: str | None = None) -> torch.device:

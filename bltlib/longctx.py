@@ -30,12 +30,69 @@ from safetensors import safe_open
 from safetensors.torch import save_model
 from tqdm.auto import tqdm
 
-from bltlib.rope import longrope_scaling
+from bltlib.data import random_windows
+from bltlib.rope import LongRopeSearchResult, longrope_scaling
+from bltlib.tasks import text_and_passkey_batch
 from bltlib.train import TrainConfig, Trainer, load_weights
 from bltlib.transformer import TransformerConfig, TransformerLM
 
 METHODS = ("none", "pi", "ntk", "dynamic", "yarn", "longrope")
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "rope_byte_lm.safetensors"
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "rope_byte_lm.safetensors"
+# Lesson 2's long runs at the laptop preset, recorded by scripts/rope_lesson_runs.py: the LongRoPE
+# searches (JSON) and the three fine-tunes at 4L (weights), so the lesson loads them instead of
+# spending minutes of CPU on them.
+LESSON_RUNS = WEIGHTS_DIR / "rope_lesson_runs.json"
+TUNED_METHODS = ("none", "pi", "yarn")
+
+
+def tuned_weights(method: str) -> Path:
+    """The shipped fine-tune of the lesson's model at 4L with ``method`` x4 (``none``, ``pi``, ``yarn``)."""
+    if method not in TUNED_METHODS:
+        raise ValueError(f"no shipped fine-tune for {method!r}; there is one for {', '.join(TUNED_METHODS)}")
+    return WEIGHTS_DIR / f"rope_byte_lm_x4_{method}.safetensors"
+
+
+def recorded_runs(path: str | Path = LESSON_RUNS) -> dict:
+    """What scripts/rope_lesson_runs.py recorded: its command and sizes, and for each factor the LongRoPE
+    search's result (``factors``, ``n_hat``, ``fitness``, ``history``)."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def recorded_search(factor: float, path: str | Path = LESSON_RUNS) -> LongRopeSearchResult:
+    """The recorded LongRoPE search for ``factor``, as ``rope.longrope_search`` returned it."""
+    runs = recorded_runs(path)["longrope"]
+    key = f"{factor:g}"
+    if key not in runs:
+        raise KeyError(f"no recorded LongRoPE search for factor {factor:g}; there are {', '.join(runs)}")
+    found = runs[key]
+    factors = torch.tensor(found["factors"], dtype=torch.float32)
+    return LongRopeSearchResult(factors, found["n_hat"], found["fitness"], found["history"])
+
+
+def passkey_text_batches(
+    train_ids: torch.Tensor,
+    val_ids: torch.Tensor,
+    seq_len: int,
+    batch_size: int,
+    passkey_rows: int = 0,
+    episode_rows: int = 0,
+    seed: int = 0,
+) -> Callable[[str, int], tuple[torch.Tensor, torch.Tensor]]:
+    """Batches as a function of ``(split, step)``, as the Trainer wants: for training, random windows of
+    ``train_ids`` plus ``passkey_rows`` passkey examples and ``episode_rows`` passkey episodes (each key's
+    first statement masked out of the loss; ``bltlib.tasks.text_and_passkey_batch``); for validation,
+    random windows of ``val_ids``. The same ``(split, step, seed)`` always gives the same batch."""
+
+    def get_batch(split: str, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        gen = torch.Generator().manual_seed(seed * 100_003 + step + (10**6 if split == "val" else 0))
+        if split == "val":
+            return random_windows(val_ids, batch_size, seq_len, gen)
+        return text_and_passkey_batch(
+            train_ids, batch_size, seq_len, gen, passkey_rows, episode_rows, max_gap=seq_len - 100
+        )
+
+    return get_batch
 
 
 # --------------------------------------------------------------------------- the shipped model

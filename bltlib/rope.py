@@ -26,6 +26,7 @@ The scaling dicts use HF transformers' vocabulary (``rope_type``, ``factor``,
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -35,8 +36,8 @@ from tqdm.auto import tqdm
 
 ROPE_TYPES = ("default", "linear", "ntk", "dynamic", "yarn", "longrope")
 
-# Which keys each rope_type reads; anything else is a typo we would otherwise ignore silently.
-_ALLOWED_KEYS = {
+# The keys each rope_type reads (``n_hat`` is bltlib's LongRoPE extra; ``ntk`` is not an HF type).
+_USED_KEYS = {
     "default": set(),
     "linear": {"factor"},
     "ntk": {"factor"},
@@ -60,6 +61,10 @@ _ALLOWED_KEYS = {
         "n_hat",
     },
 }
+# Keys HF transformers accepts in every rope_parameters dict: its configs add rope_theta to each
+# (transformers 5), "type" is rope_type's old name, and partial_rotary_factor must be 1 here.
+_COMMON_KEYS = {"rope_type", "type", "rope_theta", "partial_rotary_factor"}
+DEFAULT_BASE = 10000.0
 
 # The LongRoPE paper's candidate numbers of leading positions kept at the original rotation.
 N_HAT_CHOICES = (0, 1, 2, 4, 8, 12, 16, 20, 24, 28, 32, 64, 128, 256)
@@ -169,19 +174,36 @@ def default_inv_freq(head_dim: int, base: float = 10000.0) -> torch.Tensor:
 
 
 def rope_parameters(
-    head_dim: int, base: float = 10000.0, scaling: dict | None = None, seq_len: int | None = None
+    head_dim: int,
+    base: float | None = None,
+    scaling: dict | None = None,
+    seq_len: int | None = None,
+    *,
+    max_position_embeddings: int | None = None,
 ) -> tuple[torch.Tensor, float]:
     """``(inv_freq [head_dim // 2], attention_factor)`` for plain RoPE or one of its scalings.
 
     ``seq_len`` is the length the frequencies are for; only ``dynamic`` (NTK grows with it) and
     ``longrope`` (``long_factor`` when it exceeds ``original_max_position_embeddings``) read it.
 
+    ``scaling`` may be an HF transformers ``config.rope_parameters`` dict as it is: its ``rope_theta`` is
+    the base (``base`` may be left out, or must agree), and a key the type does not use is ignored with a
+    warning, as HF does. ``max_position_embeddings`` (the HF config's) stands in for a missing
+    ``original_max_position_embeddings``, as HF's ``dynamic`` and its config standardisation use it.
+
     >>> inv, a = rope_parameters(4, base=100.0, scaling={"rope_type": "ntk", "factor": 4.0})
     >>> [round(v, 4) for v in inv.tolist()], a
     ([1.0, 0.025], 1.0)
+    >>> hf = {"rope_type": "linear", "factor": 4.0, "rope_theta": 100.0}  # LlamaConfig(...).rope_parameters
+    >>> [round(v, 4) for v in rope_parameters(4, scaling=hf)[0].tolist()]
+    [0.25, 0.025]
     """
     _check_head_dim(head_dim)
     scaling = dict(scaling or {"rope_type": "default"})
+    base = resolve_base(base, scaling)
+    if scaling.get("original_max_position_embeddings") is None and max_position_embeddings is not None:
+        if scaling.get("rope_type", scaling.get("type")) in ("dynamic", "yarn", "longrope"):
+            scaling["original_max_position_embeddings"] = max_position_embeddings
     rope_type = _check_scaling(scaling, head_dim)
     d = head_dim
     if rope_type == "default":
@@ -254,7 +276,7 @@ def _longrope_parameters(
 
 
 def rescale_factors(
-    head_dim: int, base: float = 10000.0, scaling: dict | None = None, seq_len: int | None = None
+    head_dim: int, base: float | None = None, scaling: dict | None = None, seq_len: int | None = None
 ) -> torch.Tensor:
     """Any scaling as per-dimension factors: original ``inv_freq`` / scaled ``inv_freq``.
 
@@ -265,7 +287,7 @@ def rescale_factors(
     [1.0, 2.0, 4.0, 8.0]
     """
     inv_freq, _ = rope_parameters(head_dim, base, scaling, seq_len)
-    return default_inv_freq(head_dim, base) / inv_freq
+    return default_inv_freq(head_dim, resolve_base(base, scaling)) / inv_freq
 
 
 def seed_factors(
@@ -326,16 +348,48 @@ def _is_positive_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
 
+def resolve_base(base: float | None, scaling: dict | None) -> float:
+    """The RoPE base: ``base``, or the scaling's ``rope_theta`` (HF's name for it); both must agree.
+
+    >>> hf = {"rope_theta": 5e5}
+    >>> resolve_base(None, None), resolve_base(None, hf), resolve_base(5e5, hf)
+    (10000.0, 500000.0, 500000.0)
+    """
+    theta = (scaling or {}).get("rope_theta")
+    if theta is None:
+        return DEFAULT_BASE if base is None else base
+    if not _is_positive_number(theta):
+        raise ValueError(f"rope_theta must be a positive number, got {theta!r}")
+    if base is not None and not math.isclose(base, theta, rel_tol=1e-9):
+        raise ValueError(
+            f"base={base:g} contradicts the scaling's rope_theta={theta:g}: "
+            "give the base once, or the same twice"
+        )
+    return float(theta)
+
+
 def _check_scaling(scaling: dict, head_dim: int) -> str:
-    """Validate a scaling dict; return its rope_type."""
+    """Validate a scaling dict (normalising HF's old ``type`` key into ``rope_type``); return its rope_type.
+
+    Keys the type does not use are ignored with a warning, as HF transformers does."""
+    if "rope_type" not in scaling and "type" in scaling:
+        scaling["rope_type"] = scaling["type"]  # HF's old name, which its standardisation still accepts
     rope_type = scaling.get("rope_type")
     if rope_type not in ROPE_TYPES:
         raise ValueError(f"unknown rope_type {rope_type!r}; choose one of {', '.join(ROPE_TYPES)}")
-    unknown = set(scaling) - _ALLOWED_KEYS[rope_type] - {"rope_type"}
-    if unknown:
+    partial = scaling.get("partial_rotary_factor")
+    if partial is not None and partial != 1:
         raise ValueError(
-            f"rope_type {rope_type!r} does not use {', '.join(sorted(unknown))}; "
-            f"its keys are {', '.join(sorted(_ALLOWED_KEYS[rope_type])) or '(none)'}"
+            f"partial_rotary_factor={partial!r} is not supported: "
+            "bltlib rotates every channel of a head (1.0)"
+        )
+    unknown = set(scaling) - _USED_KEYS[rope_type] - _COMMON_KEYS
+    if unknown:
+        warnings.warn(
+            f"rope_type {rope_type!r} does not use {', '.join(sorted(unknown))} (ignored); "
+            f"its keys are {', '.join(sorted(_USED_KEYS[rope_type])) or '(none)'}",
+            UserWarning,
+            stacklevel=3,
         )
     needs_factor = rope_type in ("linear", "ntk", "dynamic", "yarn") or (
         rope_type == "longrope" and scaling.get("attention_factor") is None
@@ -349,7 +403,8 @@ def _check_scaling(scaling: dict, head_dim: int) -> str:
         if not isinstance(original, int) or isinstance(original, bool) or original <= 0:
             raise ValueError(
                 f"rope_type {rope_type!r} needs original_max_position_embeddings (the training length) "
-                f"as a positive int, got {original!r}"
+                f"as a positive int, got {original!r} (for an HF config's rope_parameters, pass "
+                "max_position_embeddings=config.max_position_embeddings)"
             )
     if rope_type == "longrope":
         for key in ("short_factor", "long_factor"):
@@ -382,11 +437,12 @@ class RotaryCache(nn.Module):
     """
 
     def __init__(
-        self, head_dim: int, max_seq_len: int, base: float = 10000.0, scaling: dict | None = None
+        self, head_dim: int, max_seq_len: int, base: float | None = None, scaling: dict | None = None
     ) -> None:
         super().__init__()
         if not isinstance(max_seq_len, int) or isinstance(max_seq_len, bool) or max_seq_len <= 0:
             raise ValueError(f"max_seq_len must be a positive int, got {max_seq_len!r}")
+        base = resolve_base(base, scaling)
         self.head_dim, self.max_seq_len, self.base = head_dim, max_seq_len, base
         self.scaling = dict(scaling) if scaling else None
         inv_freq, self.attention_factor = rope_parameters(head_dim, base, scaling, seq_len=max_seq_len)
@@ -502,6 +558,7 @@ def longrope_search(
     mutation_scale: float = 0.1,
     seed: int = 0,
     progress: bool = True,
+    desc: str = "LongRoPE search",
 ) -> LongRopeSearchResult:
     """LongRoPE's evolutionary search for per-dimension rescale factors and ``n_hat``.
 
@@ -576,7 +633,7 @@ def longrope_search(
 
     ranked, values = rank(pool)
     record(0, ranked, values)
-    bar = tqdm(range(1, generations + 1), desc="LongRoPE search", disable=not progress)
+    bar = tqdm(range(1, generations + 1), desc=desc, disable=not progress)
     for generation in bar:
         elite = ranked[:parents]
         children = []

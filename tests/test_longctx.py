@@ -194,3 +194,44 @@ def test_training_script_smoke(tmp_path):
     assert ("1 GPU" if torch.cuda.is_available() else "CPU, 1 thread") in text
     with pytest.raises(SystemExit):
         script.parse_args(["--batch-size", "4", "--passkey-rows", "3", "--episode-rows", "2"])
+
+
+# --------------------------------------------------------------------------- lesson 2's recorded runs
+
+
+def test_the_recorded_longrope_searches_load_as_the_search_returns_them():
+    runs = longctx.recorded_runs()
+    assert runs["command"] == "python scripts/rope_lesson_runs.py"
+    assert runs["search"]["population"] == 24 and runs["search"]["generations"] == 12
+    for factor in (4.0, 8.0):
+        found = longctx.recorded_search(factor)
+        assert found.factors.shape == (16,) and isinstance(found.n_hat, int)
+        assert len(found.history) == runs["search"]["generations"] + 1
+        bests = [h["best"] for h in found.history]
+        assert bests == sorted(bests, reverse=True) and found.fitness == pytest.approx(bests[-1], abs=1e-5)
+        assert 1.0 <= found.factors.min() and found.factors.max() <= 1.25 * factor + 1e-4
+    with pytest.raises(KeyError, match="no recorded LongRoPE search for factor 2"):
+        longctx.recorded_search(2.0)
+
+
+@pytest.mark.parametrize("method", longctx.TUNED_METHODS)
+def test_the_shipped_fine_tunes_keep_their_scaling_and_length(method):
+    tuned = longctx.load_lm(longctx.tuned_weights(method))
+    assert tuned.config.max_seq_len == 4 * 256
+    assert tuned.config.rope_scaling == longctx.method_scaling(
+        method, 4.0, original_max_position_embeddings=256
+    )
+    assert next(tuned.parameters()).dtype == torch.float32  # stored as float16, computed in float32
+    card = longctx.model_card(longctx.tuned_weights(method))
+    assert card["command"] == "python scripts/rope_lesson_runs.py" and card["finetune"]["steps"] == 80
+    with pytest.raises(ValueError, match="no shipped fine-tune for 'ntk'"):
+        longctx.tuned_weights("ntk")
+
+
+def test_passkey_text_batches_are_a_function_of_split_and_step():
+    ids = torch.randint(4, 260, (5000,), generator=torch.Generator().manual_seed(0))
+    get_batch = longctx.passkey_text_batches(ids, ids, 128, 4, passkey_rows=1, episode_rows=1, seed=1)
+    x, y = get_batch("train", 3)
+    assert x.shape == y.shape == (4, 128)
+    assert torch.equal(get_batch("train", 3)[0], x) and not torch.equal(get_batch("train", 4)[0], x)
+    assert not torch.equal(get_batch("val", 3)[0], x)

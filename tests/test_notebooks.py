@@ -85,3 +85,100 @@ def test_exercise_is_its_solution_with_the_answers_taken_out(solution):
         following = sources[i : i + 3]
         assert any("checks." in s for s in following), f"YOUR CODE HERE cell {i} has no check cell after it"
     assert all(c["execution_count"] is None and not c["outputs"] for c in _code_cells(exercise))
+
+
+PLOTLY = "application/vnd.plotly.v1+json"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=_ids(LESSONS))
+def test_every_figure_carries_a_static_image(path):
+    # GitHub's notebook view and nbviewer draw no plotly JSON: each figure needs its PNG in the same
+    # bundle (scripts/execute_notebooks.py adds it; nbval never compares images).
+    for cell in _code_cells(_load(path)):
+        for output in cell["outputs"]:
+            data = output.get("data", {})
+            if PLOTLY in data:
+                assert "image/png" in data, f"a figure without a static PNG: {_source(cell)[:80]}"
+                assert len(data["image/png"]) > 5_000, "the PNG is (nearly) empty"
+
+
+def test_the_first_lesson_lists_only_the_lessons_that_exist():
+    start = _load(ROOT / "notebooks" / "00_start_here.ipynb")
+    table = _source(start["cells"][0])
+    rows = re.findall(r"^\| (\d) \| `(\d\d_\w+)` \| (.*) \|$", table, flags=re.MULTILINE)
+    assert len(rows) >= 5
+    for _, name, what in rows:
+        exists = (ROOT / "notebooks" / f"{name}.ipynb").exists()
+        planned = "in preparation" in what
+        assert exists != planned, f"lesson 0 lists {name} as {'planned' if planned else 'ready'}"
+
+
+# Prose that quotes numbers, and the code cell whose output it quotes them from: every number in the
+# prose must be printed there (at the preset the lesson is committed at), so the two cannot drift apart.
+PROSE_QUOTES = [
+    ("03_entropy_patching", "Static patches ignore words", "tokenizer = bpe.RegexTokenizer"),
+    ("03_entropy_patching", "The English-trained tokenizer charges", "english_tokens = len("),
+    ("02_rope_long_context", "Perplexity moves little once the fast pairs", "pairs kept  wavelength"),
+    ("02_rope_long_context", "## 10. Three claims", "claims = ["),
+    (
+        "02_rope_long_context",
+        "All three hold at the `laptop` preset",
+        ("def show_table(", "show_table(\n", "n_trials = len(DEPTHS)"),
+    ),
+]
+# 3.22, 1,117, 30%, 1.19x; not the 8 of UTF-8, nor 4L.
+NUMBER = re.compile(
+    r"(?<![\w.,-])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?:%|x)?(?![\w-])"  # 1,117 and 627,072
+    r"|(?<![\w.,-])\d+(?:\.\d+)?(?:%|x)?(?![\w-])"
+)
+
+
+def _section(markdown: str) -> str:
+    """The prose of a markdown cell up to its next heading (without a heading on its first line)."""
+    lines = markdown.splitlines()
+    end = next((i for i, line in enumerate(lines) if i and line.startswith("#")), len(lines))
+    return "\n".join(lines[1 if lines[0].startswith("#") else 0 : end])
+
+
+def _output_text(cell: dict) -> str:
+    parts = []
+    for output in cell.get("outputs", []):
+        text = output.get("text") or output.get("data", {}).get("text/plain", "")
+        parts.append("".join(text) if isinstance(text, list) else text)
+    return "".join(parts)
+
+
+def _cell_starting(notebook: dict, words: str, kind: str) -> dict:
+    cells = [c for c in notebook["cells"] if c["cell_type"] == kind and words in _source(c)]
+    assert len(cells) == 1, f"{len(cells)} {kind} cells contain {words!r}"
+    return cells[0]
+
+
+@pytest.mark.parametrize(
+    ("lesson", "prose", "code"), PROSE_QUOTES, ids=[f"{n}:{p}" for n, p, _ in PROSE_QUOTES]
+)
+def test_numbers_in_the_prose_are_printed_by_the_cell_it_describes(lesson, prose, code):
+    notebook = _load(ROOT / "notebooks" / f"{lesson}.ipynb")
+    quoted = set(NUMBER.findall(_section(_source(_cell_starting(notebook, prose, "markdown")))))
+    codes = (code,) if isinstance(code, str) else code
+    printed = {n for c in codes for n in NUMBER.findall(_output_text(_cell_starting(notebook, c, "code")))}
+    assert quoted, "no numbers found in the prose: is this check still needed?"
+    assert quoted <= printed, f"the prose quotes {sorted(quoted - printed)}, which the output does not print"
+
+
+def test_lesson3_quotes_lesson1s_bytes_per_token():
+    lesson1 = _load(ROOT / "notebooks" / "01_bpe.ipynb")
+    output = _output_text(_cell_starting(lesson1, 'for corpus in ("austen", "code"):', "code"))
+    per_token = float(re.search(r"austen: .*, ([\d.]+) bytes per token", output).group(1))
+    intro = _source(_load(ROOT / "notebooks" / "03_entropy_patching.ipynb")["cells"][0])
+    assert f"English takes about {per_token:.1f} bytes per BPE token" in intro
+
+
+def test_lesson2_describes_the_model_it_loads():
+    notebook = _load(ROOT / "notebooks" / "02_rope_long_context.ipynb")
+    prose = _source(_cell_starting(notebook, "is a 3-layer byte-level transformer", "markdown"))
+    output = _output_text(_cell_starting(notebook, "model = longctx.load_lm(", "code"))
+    printed = re.search(r"^([\d,]+) parameters", output, re.M).group(1)
+    assert f"{printed} parameters" in prose
+    tied = "--tie-embeddings" in output  # the training command, from the model card
+    assert ("embeddings tied" in prose) == tied

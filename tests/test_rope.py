@@ -9,8 +9,9 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from transformers import PretrainedConfig
+from transformers import LlamaConfig, PretrainedConfig
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
 
 import bltlib.rope
 from bltlib.rope import (
@@ -25,6 +26,7 @@ from bltlib.rope import (
     monotone_repair,
     mutate,
     rescale_factors,
+    resolve_base,
     rope_cos_sin,
     rope_parameters,
     seed_factors,
@@ -224,6 +226,94 @@ def test_longrope_scaling_round_trips_the_factors():
     torch.testing.assert_close(rescale_factors(HEAD_DIM, scaling=scaling, seq_len=ORIGINAL), torch.ones(8))
 
 
+# --------------------------------------------------------------------------- HF's rope_parameters as they are
+
+# One dict per type, as a user writes it; HF's config standardises it (adds rope_theta, and
+# original_max_position_embeddings for yarn and longrope) before bltlib sees it.
+HF_DICTS = {
+    "default": {"rope_type": "default"},
+    "linear": {"rope_type": "linear", "factor": 4.0},
+    "dynamic": {"rope_type": "dynamic", "factor": 4.0},
+    "yarn": {"rope_type": "yarn", "factor": 4.0, "beta_fast": 16.0},
+    "longrope": {
+        "rope_type": "longrope",
+        "factor": 4.0,
+        "short_factor": [1.0 + 0.01 * i for i in range(HEAD_DIM // 2)],
+        "long_factor": [1.0 + 0.5 * i for i in range(HEAD_DIM // 2)],
+    },
+}
+
+
+def llama_config(rope: dict, theta: float = 500000.0) -> LlamaConfig:
+    """A real transformers config class; its rope_parameters are what a loaded checkpoint carries."""
+    return LlamaConfig(
+        hidden_size=2 * HEAD_DIM,
+        num_attention_heads=2,
+        head_dim=HEAD_DIM,
+        max_position_embeddings=ORIGINAL,
+        rope_parameters={**rope, "rope_theta": theta},
+    )
+
+
+@pytest.mark.parametrize("seq_len", [None, ORIGINAL, 4 * ORIGINAL])
+@pytest.mark.parametrize("rope_type", list(HF_DICTS))
+def test_takes_a_transformers_config_rope_parameters_as_they_are(rope_type, seq_len, recwarn):
+    config = llama_config(HF_DICTS[rope_type])
+    standardized = config.rope_parameters
+    assert standardized["rope_theta"] == 500000.0  # HF put it there; bltlib must not refuse it
+    if rope_type == "default":  # computed by the model class in transformers 5
+        theirs, theirs_factor = LlamaRotaryEmbedding.compute_default_rope_parameters(config)
+    else:
+        theirs, theirs_factor = ROPE_INIT_FUNCTIONS[rope_type](config, "cpu", seq_len)
+    # rope_theta is the base: leave base out, or give the same one.
+    for base in (None, 500000.0):
+        ours, ours_factor = rope_parameters(
+            HEAD_DIM, base, standardized, seq_len, max_position_embeddings=config.max_position_embeddings
+        )
+        assert (ours - theirs).abs().max().item() < 1e-6
+        assert ours_factor == pytest.approx(theirs_factor, rel=1e-12)
+    assert not [w for w in recwarn.list if "does not use" in str(w.message)], "HF's own keys need no warning"
+    with pytest.raises(ValueError, match="base=10000 contradicts the scaling's rope_theta=500000"):
+        rope_parameters(HEAD_DIM, 10000.0, standardized, max_position_embeddings=ORIGINAL)
+
+
+@pytest.mark.parametrize(
+    "rope",
+    [
+        {"rope_type": "linear", "factor": 4.0, "original_max_position_embeddings": ORIGINAL},
+        {"rope_type": "ntk", "factor": 4.0, "original_max_position_embeddings": ORIGINAL},
+        {**HF_DICTS["yarn"], "original_max_position_embeddings": ORIGINAL, "low_freq_factor": 1.0},
+    ],
+    ids=["linear", "ntk", "yarn"],
+)
+def test_keys_a_type_does_not_use_are_ignored_with_a_warning_as_hf_does(rope):
+    with_key = {**rope, "rope_theta": 10000.0}
+    unused = "low_freq_factor" if "low_freq_factor" in rope else "original_max_position_embeddings"
+    with pytest.warns(UserWarning, match=f"does not use {unused} \\(ignored\\)"):
+        ours, factor = rope_parameters(HEAD_DIM, scaling=with_key)
+    without = {k: v for k, v in rope.items() if k != unused}
+    torch.testing.assert_close(ours, rope_parameters(HEAD_DIM, 10000.0, without)[0])
+    if rope["rope_type"] == "linear":  # HF reads the same dict the same way (after its own warning)
+        theirs, _ = ROPE_INIT_FUNCTIONS["linear"](llama_config(rope, theta=10000.0), "cpu")
+        torch.testing.assert_close(ours, theirs)
+
+
+def test_hf_old_type_key_and_full_partial_rotary_factor_are_accepted(recwarn):
+    old = {"type": "linear", "factor": 2.0, "partial_rotary_factor": 1.0, "rope_theta": 10000.0}
+    torch.testing.assert_close(rope_parameters(HEAD_DIM, scaling=old)[0], default_inv_freq(HEAD_DIM) / 2)
+    assert not recwarn.list
+
+
+def test_base_comes_from_rope_theta_everywhere_it_is_used():
+    hf = {"rope_type": "linear", "factor": 2.0, "rope_theta": 500000.0}
+    assert resolve_base(None, hf) == 500000.0 and resolve_base(None, None) == 10000.0
+    torch.testing.assert_close(rescale_factors(HEAD_DIM, scaling=hf), torch.full((HEAD_DIM // 2,), 2.0))
+    cache = RotaryCache(HEAD_DIM, 8, scaling=hf)
+    assert cache.base == 500000.0
+    with pytest.raises(ValueError, match="contradicts"):
+        RotaryCache(HEAD_DIM, 8, base=10000.0, scaling=hf)
+
+
 # --------------------------------------------------------------------------- cache and n_hat
 
 
@@ -386,7 +476,9 @@ def test_bad_head_dim(head_dim, message):
         ({"rope_type": "linear"}, "needs a 'factor'"),
         ({"rope_type": "xpos", "factor": 2.0}, "unknown rope_type 'xpos'"),
         ({"factor": 2.0}, "unknown rope_type None"),
-        ({"rope_type": "linear", "factr": 2.0}, "does not use factr"),
+        ({"rope_type": "linear", "factr": 2.0}, "needs a 'factor'"),
+        ({"rope_type": "linear", "factor": 2.0, "partial_rotary_factor": 0.5}, "partial_rotary_factor=0.5"),
+        ({"rope_type": "linear", "factor": 2.0, "rope_theta": 0}, "rope_theta must be a positive number"),
         ({"rope_type": "yarn", "factor": 2.0}, "needs original_max_position_embeddings"),
         ({"rope_type": "dynamic", "factor": 2.0, "original_max_position_embeddings": 0}, "got 0"),
         (_longrope(long_factor=[1.0] * 3), "long_factor must have head_dim // 2 = 8 values, got 3"),
@@ -395,6 +487,7 @@ def test_bad_head_dim(head_dim, message):
         (_longrope(n_hat=-1), "n_hat must be a non-negative int, got -1"),
     ],
 )
+@pytest.mark.filterwarnings("ignore:rope_type 'linear' does not use factr")  # warned, then refused
 def test_bad_scaling(scaling, message):
     with pytest.raises(ValueError, match=message):
         rope_parameters(HEAD_DIM, scaling=scaling)

@@ -9,6 +9,7 @@ from bltlib.bpe import BasicTokenizer, RegexTokenizer
 from bltlib.viz.bpe_stepper import (
     merge_stepper,
     static_merge_figure,
+    stepper_steps,
     token_count_curve,
     token_spans_html,
     tokens_at_step,
@@ -94,18 +95,39 @@ def test_static_figure_has_one_captioned_row_per_step(regex_tokenizer):
 
 def test_moving_the_slider_updates_the_text_and_the_count(regex_tokenizer):
     box = merge_stepper(regex_tokenizer, TEXT, step=0)
-    slider, label, view = box.children
+    controls, label, view = box.children
+    slider, exact = controls.children
     n_bytes = len(TEXT.encode("utf-8"))
-    assert (slider.min, slider.max, slider.value) == (0, MERGES, 0)
+    assert (slider.options[0], slider.options[-1], slider.value) == (0, MERGES, 0)
     assert f"{n_bytes} tokens" in label.value
     before = view.value
     slider.value = MERGES
     n_tokens = len(regex_tokenizer.encode_ordinary(TEXT))
     assert label.value.startswith(f"after {MERGES} of {MERGES} merges: {n_tokens} tokens")
+    assert exact.value == MERGES
     assert view.value != before
     assert view.value == token_spans_html(tokens_at_step(regex_tokenizer, TEXT, MERGES))
 
 
+def test_the_early_merges_get_most_of_the_slider():
+    steps = stepper_steps(3840)  # lesson 1's tokenizer at the laptop preset
+    assert steps[:13] == list(range(13)) and steps[-1] == 3840
+    assert sum(s <= 250 for s in steps) / len(steps) > 0.5  # the first 6% of merges, most of the track
+    assert all(b > a for a, b in pairwise(steps))
+
+
+def test_any_exact_step_can_be_typed(regex_tokenizer):
+    box = merge_stepper(regex_tokenizer, TEXT, step=0)
+    steps = box.slider.options
+    between = next(s for s in range(MERGES) if s not in steps)  # a step the slider does not stop at
+    box.step.value = between
+    assert box.children[1].value.startswith(f"after {between} of {MERGES} merges")
+    assert box.slider.value == max(s for s in steps if s <= between)
+    assert box.children[2].value == token_spans_html(tokens_at_step(regex_tokenizer, TEXT, between))
+    with pytest.raises(ValueError, match="between 0 and"):
+        merge_stepper(regex_tokenizer, TEXT, step=MERGES + 1)
+
+
 def test_the_stepper_starts_at_all_merges_by_default(basic_tokenizer):
-    slider = merge_stepper(basic_tokenizer, TEXT).children[0]
-    assert slider.value == len(basic_tokenizer.merges)
+    box = merge_stepper(basic_tokenizer, TEXT)
+    assert box.slider.value == box.step.value == len(basic_tokenizer.merges)

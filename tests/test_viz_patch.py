@@ -10,7 +10,8 @@ from bltlib.bpe import RegexTokenizer
 from bltlib.config import seed_everything
 from bltlib.entropy import entropies, entropy_model_config
 from bltlib.transformer import TransformerLM
-from bltlib.viz.patch_viewer import patch_stats, patch_text, patch_viewer
+from bltlib.viz.blt_explorer import CONTINUATION
+from bltlib.viz.patch_viewer import patch_spans_html, patch_stats, patch_text, patch_viewer
 
 TEXT = "The quick brown fox jumps over the lazy dog. Le renard brun saute; 狐狸跳过了懒狗。"
 
@@ -106,3 +107,68 @@ def test_widget_follows_new_text_schemes_and_samples(model):
     assert "<b>patches</b> 2" in viewer.stats.value and not viewer.figure.layout.shapes
     viewer.text.value = ""
     assert "type some text" in viewer.spans.value
+
+
+SAMPLES = {  # the scripts lesson 3's viewer offers, 2 and 3 bytes a character
+    "Russian": "Принимая во внимание, что признание достоинства",
+    "Hindi": "चूंकि मानव परिवार के सभी सदस्यों",
+    "Chinese": "鉴于对人类家庭所有成员的固有尊严",
+    "Korean": "모든 인류 구성원의 천부의 존엄성과",
+}
+
+
+def _span_texts(html: str) -> list[str]:
+    import html as html_module
+
+    return [html_module.unescape(part.rsplit(">", 1)[1]) for part in html.split("</span>")[:-1]]
+
+
+@pytest.mark.parametrize("name", list(SAMPLES))
+def test_patches_show_characters_never_hex_and_mark_cuts_inside_a_character(name):
+    text = SAMPLES[name]
+    data = text.encode("utf-8")
+    e = np.random.default_rng(0).uniform(0, 5, len(data) + 1)  # cuts fall anywhere, inside characters too
+    patches = patch_text(text, "entropy", entropies=e, threshold=2.5)
+    assert patches.cuts_inside_char, "the random entropies cut inside some character"
+    html = patch_spans_html(patches)
+    shown = _span_texts(html)
+    assert len(shown) == len(patches.lengths)
+    assert "‹" not in html and "\\x" not in html and not any("0x" in s for s in shown)
+    # Every character appears once, in the patch holding its first byte; cut characters leave "◦" marks.
+    # (a combining mark that opens a patch is drawn on a dotted circle)
+    assert "".join(shown).replace(CONTINUATION, "").replace("·", " ").replace("◌", "") == text
+    for start, piece in zip(patches.starts, shown, strict=True):
+        assert piece.startswith(CONTINUATION) == (start in patches.cuts_inside_char)
+    assert html.count("border-left:3px solid") == len(patches.cuts_inside_char)
+    assert patch_stats(patches)["cuts inside a character"] == len(patches.cuts_inside_char)
+
+
+def test_hovering_a_bar_names_the_character_not_its_hex(model):
+    figure = patch_viewer(model, "Всё").figure
+    assert list(figure.data[0].hovertext) == [
+        "В (byte 1 of 2)", "В (byte 2 of 2)", "с (byte 1 of 2)", "с (byte 2 of 2)", "ё (byte 1 of 2)",
+        "ё (byte 2 of 2)",
+    ]  # fmt: skip
+
+
+def test_the_figure_rings_the_starts_inside_a_character(model):
+    viewer = patch_viewer(model, "Всё хорошо", threshold=0.0)  # every byte starts a patch
+    starts, rings = viewer.figure.data[1].x, viewer.figure.data[2].x
+    assert len(starts) == len("Всё хорошо".encode()) and list(rings) == [1, 3, 5, 8, 10, 12, 14, 16, 18]
+
+
+def test_the_size_slider_shows_the_size_on_screen_from_the_start(model):
+    viewer = patch_viewer(model, TEXT, threshold=float(np.median(entropies(model, TEXT).numpy())))
+    assert viewer.target.value == pytest.approx(patch_stats(_shown(viewer))["bytes per patch"], abs=0.01)
+    viewer.threshold.value = 0.0  # every byte: 1 byte per patch, and the slider follows
+    assert viewer.target.value == 1.0
+    viewer.scheme.value = "space"
+    assert viewer.target.disabled and viewer.threshold.disabled
+    viewer.scheme.value = "static"
+    assert not viewer.target.disabled and viewer.threshold.disabled
+    viewer.target.value = 6.0  # for static patches the slider sets the patch size
+    assert _shown(viewer).lengths[:3] == [6, 6, 6]
+
+
+def _shown(viewer):
+    return viewer.current_patches()  # the patches on screen

@@ -70,7 +70,9 @@ def test_figure_has_the_three_panels(method):
 def test_widget_controls_redraw_the_figure():
     widget = rope_explorer(head_dim=16, base=10000.0, original=128)
     controls, view = widget.children
-    position, pair, method, factor = controls.children
+    position, row = controls.children
+    pair, method, factor = row.children
+    assert position.layout.width == "95%"  # 0 .. 16 L: the position slider gets a row of its own
     assert pair.max == 7 and set(method.options) == set(EXPLORER_METHODS)
     assert (position.value, pair.value, method.value, factor.value) == (128, 4, "yarn", 4)
 
@@ -83,3 +85,18 @@ def test_widget_controls_redraw_the_figure():
     assert list(bar_y()) == [8.0] * 8 == list(expected.data[4].y)
     assert view.layout.title.text == "RoPE explorer: pi, factor 8"
     assert [t.name for t in view.data] == [t.name for t in expected.data]
+
+
+def test_panels_do_not_share_a_row_with_titles_that_would_overprint():
+    fig = explorer_figure(700, 9, "yarn", 4.0)
+    titles = {
+        a.text: (a.x, a.y) for a in fig.layout.annotations if a.text and "pair" in a.text or "score" in a.text
+    }
+    top = [t for t, (_, y) in titles.items() if y > 0.5]
+    assert len(top) == 2 and len(titles) == 3  # two panels on top, the score curve across the bottom
+    # Each top title fits over its own panel at 800 px of plot width (about 8 px a character at size 16).
+    for name in ("xaxis", "xaxis2"):
+        domain = fig.layout[name].domain
+        title = next(t for t, (x, y) in titles.items() if y > 0.5 and domain[0] <= x <= domain[1])
+        assert len(title) * 8 <= (domain[1] - domain[0] + 0.12) * 800, title
+    assert fig.layout.legend.orientation == "h"

@@ -157,22 +157,50 @@ def static_merge_figure(tokenizer: Tokenizer, text: str, steps: Sequence[int]) -
     return "".join(rows)
 
 
-def merge_stepper(tokenizer: Tokenizer, text: str, step: int | None = None) -> ipywidgets.VBox:
-    """A slider over merge steps above the text drawn as token spans and a token-count caption.
+def stepper_steps(total: int, n: int = 64) -> list[int]:
+    """The steps the stepper's slider stops at: every one of the first few, then spaced evenly on a log
+    scale up to ``total``, so the early merges (where the text changes most) get most of the track.
 
-    Children: ``(slider, caption label, HTML)``; moving the slider (or setting ``slider.value``)
-    recomputes both from :func:`tokens_at_step`. Starts at ``step`` (default: every merge).
+    >>> stepper_steps(3840)[:12], stepper_steps(3840)[-3:]
+    ([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], [2955, 3369, 3840])
+    >>> stepper_steps(5)
+    [0, 1, 2, 3, 4, 5]
+    """
+    if total <= 0:
+        return [0]
+    steps = {0, total}
+    for i in range(n):
+        steps.add(round(total ** (i / (n - 1))))
+    # The log spacing runs 1, 1, 1, 2, 2, ...: fill the first integers so no early step is skipped.
+    first_gap = next((s for s in sorted(steps)[1:] if s > 1 and s - 1 not in steps), total)
+    steps |= set(range(min(first_gap, total + 1)))
+    return sorted(steps)
+
+
+def merge_stepper(tokenizer: Tokenizer, text: str, step: int | None = None) -> ipywidgets.VBox:
+    """A slider over merge steps (log-spaced: :func:`stepper_steps`) and a box for any exact step, above
+    the text drawn as token spans and a token-count caption.
+
+    Children: ``(HBox(slider, step box), caption label, HTML)``; moving the slider or typing a step
+    (or setting ``box.slider.value`` / ``box.step.value``) recomputes both from :func:`tokens_at_step`.
+    Starts at ``step`` (default: every merge).
     """
     import ipywidgets as widgets  # here, not at import time: the plain functions need no widgets
 
     total = len(tokenizer.merges)
-    slider = widgets.IntSlider(
-        value=total if step is None else step,
-        min=0,
-        max=total,
+    start = total if step is None else step
+    if not 0 <= start <= total:
+        raise ValueError(f"step must be between 0 and {total} (the merges learned), got {start}")
+    steps = sorted(set(stepper_steps(total)) | {start})
+    slider = widgets.SelectionSlider(
+        options=steps,
+        value=start,
         description="merges",
         continuous_update=False,  # re-tokenizing on every pixel of a drag is wasted work
-        layout=widgets.Layout(width="95%"),
+        layout=widgets.Layout(width="75%"),
+    )
+    exact = widgets.BoundedIntText(
+        value=start, min=0, max=total, description="step", layout=widgets.Layout(width="180px")
     )
     label = widgets.Label()
     view = widgets.HTML()
@@ -182,6 +210,24 @@ def merge_stepper(tokenizer: Tokenizer, text: str, step: int | None = None) -> i
         label.value = _caption(tokens, value, total)
         view.value = token_spans_html(tokens)
 
-    slider.observe(lambda change: show(change["new"]), names="value")
-    show(slider.value)
-    return widgets.VBox([slider, label, view])
+    syncing = {"on": False}
+
+    def on_slider(change: dict) -> None:
+        if not syncing["on"]:
+            exact.value = change["new"]  # the step box redraws
+
+    def on_exact(change: dict) -> None:
+        value = change["new"]
+        syncing["on"] = True  # park the slider on its nearest stop at or below the step, quietly
+        try:
+            slider.value = max(s for s in steps if s <= value)
+        finally:
+            syncing["on"] = False
+        show(value)
+
+    slider.observe(on_slider, names="value")
+    exact.observe(on_exact, names="value")
+    show(start)
+    box = widgets.VBox([widgets.HBox([slider, exact]), label, view])
+    box.slider, box.step = slider, exact
+    return box

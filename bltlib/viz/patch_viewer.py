@@ -4,7 +4,11 @@ Everything the widget shows comes from plain functions that tests call directly:
 
 - :func:`patch_text` cuts the text's bytes into patches with one of the schemes of ``bltlib.patching``;
 - :func:`patch_stats` counts bytes, patches, average patch size (and BPE tokens, given a tokenizer);
-- :func:`entropy_figure` draws per-byte entropy, the threshold line and the patch starts;
+- :func:`patch_spans_html` draws the patches as coloured spans of *characters*: a patch that starts
+  inside a multi-byte character (entropy patches may) gets a red left edge, and the character's bytes
+  it holds show as :data:`CONTINUATION` marks, never as hex (``blt_explorer.byte_labels`` names them);
+- :func:`entropy_figure` draws per-byte entropy, the threshold line and the patch starts (ringed where
+  a start falls inside a character);
 - :func:`patch_viewer` wires them to sliders. The entropy model runs once per text; a slider move
   only re-patches (NumPy) and redraws, which keeps it interactive on a CPU.
 
@@ -29,7 +33,8 @@ import numpy as np
 
 from bltlib import patching
 from bltlib.data import BYTE_VOCAB, encode_bytes
-from bltlib.viz.bpe_stepper import token_spans_html
+from bltlib.viz.blt_explorer import CONTINUATION, byte_labels
+from bltlib.viz.bpe_stepper import PALETTE
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -59,6 +64,19 @@ class Patches:
     def starts(self) -> list[int]:
         """Byte offsets where the patches start."""
         return [0, *np.cumsum(self.lengths)[:-1].tolist()]
+
+    @property
+    def cuts_inside_char(self) -> list[int]:
+        """Starts that fall on a UTF-8 continuation byte: the patch begins inside a character.
+
+        >>> patch_text("Всё", "static", patch_size=3).cuts_inside_char  # 2 bytes per letter
+        [3]
+        """
+        return [s for s in self.starts if _is_continuation(self.data[s])]
+
+
+def _is_continuation(byte: int) -> bool:
+    return 0x80 <= byte < 0xC0
 
 
 def _drop_bos(lengths: list[int]) -> list[int]:
@@ -132,7 +150,49 @@ def patch_stats(patches: Patches, tokenizer: patching.BytesTokenizer | None = No
     }
     if tokenizer is not None:
         stats["BPE tokens"] = len(tokenizer.encode_ordinary(patches.data.decode("utf-8")))
+    if patches.cuts_inside_char:
+        stats["cuts inside a character"] = len(patches.cuts_inside_char)
     return stats
+
+
+def patch_spans_html(patches: Patches) -> str:
+    """The patches as HTML spans of characters, one colour per patch, whitespace made visible.
+
+    A multi-byte character is drawn in the patch that holds its first byte. A patch that starts inside
+    a character begins with one :data:`CONTINUATION` mark per byte of it that it holds, and has a red
+    left edge; its tooltip says which character it cuts.
+
+    >>> html = patch_spans_html(patch_text("Всё", "static", patch_size=3))
+    >>> [part.rsplit(">", 1)[1] for part in html.split("</span>")[:-1]]
+    ['Вс', '◦ё']
+    """
+    data = patches.data
+    labels = byte_labels(data.decode("utf-8"))
+    spans = []
+    for i, (start, length) in enumerate(zip(patches.starts, patches.lengths, strict=True)):
+        shown = []
+        for j in range(start, start + length):
+            lead = j == start or shown[-1] == CONTINUATION  # still on the bytes of a cut character
+            if not _is_continuation(data[j]):
+                label = labels[j]
+                if label.startswith("◌") and shown:  # a combining mark joins the letter before it
+                    label = label[1:]
+                shown.append(label + ("\n" if data[j] == 0x0A else ""))  # a newline breaks the line
+            elif lead:
+                shown.append(CONTINUATION)
+        title = f"{length} byte{'s' * (length != 1)}"
+        style = f"background:{PALETTE[i % len(PALETTE)]};border-radius:3px;padding:0 1px"
+        if _is_continuation(data[start]):
+            lead = start
+            while _is_continuation(data[lead]):  # back to the character's first byte
+                lead -= 1
+            char = data[lead:].decode("utf-8", errors="ignore")[:1]
+            title += f"; starts inside {char!r}"
+            style += ";border-left:3px solid #d62728"
+        label = html.escape("".join(shown))
+        spans.append(f'<span style="{style}" title="{html.escape(title)}">{label}</span>')
+    body = "<wbr>".join(spans)
+    return f'<div style="font-family:monospace;white-space:pre-wrap;line-height:1.8">{body}</div>'
 
 
 def stats_html(stats: dict[str, float]) -> str:
@@ -142,13 +202,19 @@ def stats_html(stats: dict[str, float]) -> str:
 
 def entropy_figure(data: bytes, entropies: np.ndarray, patches: Patches, widget: bool = False) -> go.Figure:
     """Per-byte entropy bars (byte ``j`` gets ``entropies[j]``, the uncertainty before seeing it),
-    the threshold line, and a marker on every patch start. ``widget=True`` returns a FigureWidget."""
+    the threshold line, a marker on every patch start, and a ring on each start that falls inside a
+    character. ``widget=True`` returns a FigureWidget."""
     import plotly.graph_objects as go
 
     figure = (go.FigureWidget if widget else go.Figure)(
         data=[
             go.Bar(name="entropy (nats)", marker_color="#9ecae1"),
             go.Scatter(mode="markers", name="patch start", marker=dict(color="#d62728", size=8)),
+            go.Scatter(
+                mode="markers",
+                name="start inside a character",
+                marker=dict(color="rgba(0,0,0,0)", size=15, line=dict(color="black", width=2)),
+            ),
         ],
         layout=dict(
             height=300,
@@ -164,27 +230,43 @@ def entropy_figure(data: bytes, entropies: np.ndarray, patches: Patches, widget:
 
 
 def set_entropy_bars(figure: go.Figure, data: bytes, entropies: np.ndarray) -> None:
-    """Draw a (new) text's per-byte entropies as the figure's bars."""
+    """Draw a (new) text's per-byte entropies as the figure's bars; hovering a bar names its byte."""
     figure.data[0].y = np.asarray(entropies[: len(data)], dtype=float).round(4)
-    figure.data[0].hovertext = [_byte_label(b) for b in data]
+    figure.data[0].hovertext = _hover_labels(data)
+
+
+def _hover_labels(data: bytes) -> list[str]:
+    """What hovering a bar says: the character, and ``(byte 2 of 3)`` for the bytes of a multi-byte one.
+
+    >>> _hover_labels("a é".encode())
+    ['a', '·', 'é (byte 1 of 2)', 'é (byte 2 of 2)']
+    """
+    labels, out = byte_labels(data.decode("utf-8")), []
+    lead = size = 0
+    for j, label in enumerate(labels):
+        if not _is_continuation(data[j]):
+            lead, size = j, 1 if data[j] < 0xC0 else 2 if data[j] < 0xE0 else 3 if data[j] < 0xF0 else 4
+            out.append(label if size == 1 else f"{label} (byte 1 of {size})")
+        else:
+            out.append(f"{labels[lead]} (byte {j - lead + 1} of {size})")
+    return out
 
 
 def update_entropy_figure(figure: go.Figure, entropies: np.ndarray, patches: Patches) -> None:
     """Move the patch-start markers and the threshold line to ``patches`` (the bars stay)."""
-    starts = patches.starts
+    starts, inside = patches.starts, patches.cuts_inside_char
     threshold = patches.threshold
     with figure.batch_update():
         figure.data[1].x = starts
         figure.data[1].y = [round(float(entropies[s]), 4) for s in starts]
+        figure.data[2].x = inside
+        figure.data[2].y = [round(float(entropies[s]), 4) for s in inside]
+        figure.data[2].showlegend = bool(inside)
         # The monotonic rule thresholds the rise e[j] - e[j-1], not e[j]: no line to draw against the bars.
         line = dict(type="line", xref="paper", x0=0, x1=1, y0=threshold, y1=threshold, line=dict(dash="dash"))
         figure.layout.shapes = [] if threshold is None or patches.scheme == "monotonic" else [line]
         title = f"{patches.scheme}: {len(starts)} patches"
         figure.layout.title = title + (f", threshold {threshold:.3f}" if threshold is not None else "")
-
-
-def _byte_label(b: int) -> str:
-    return repr(chr(b)) if b < 0x80 else f"0x{b:02x}"
 
 
 def patch_viewer(
@@ -194,13 +276,16 @@ def patch_viewer(
     samples: dict[str, str] | None = None,
     threshold: float = 1.5,
 ) -> ipywidgets.VBox:
-    """The interactive viewer: text box, sample picker, scheme buttons, threshold and target-size
+    """The interactive viewer: text box, sample picker, scheme buttons, threshold and patch-size
     sliders, the entropy chart, the text as coloured patches and the stats.
 
-    The target-size slider calibrates the threshold (``bltlib.patching.calibrate_threshold``) on this
-    text and moves the threshold slider, so the two stay in step. The controls are attributes of the
-    returned box: ``text``, ``sample``, ``scheme``, ``threshold``, ``target``, ``figure``, ``spans``,
-    ``stats``.
+    The ``bytes per patch`` slider always shows the average patch size on screen. Moved by hand, it
+    asks for a size: for the entropy rules it calibrates the threshold on this text
+    (``bltlib.patching.calibrate_threshold``) and moves the threshold slider; for static patches it
+    sets the patch size. The threshold slider only applies to the entropy rules, and space and BPE
+    patches have a size of their own, so a slider that does not apply is greyed out. The controls are
+    attributes of the returned box: ``text``, ``sample``, ``scheme``, ``threshold``, ``target``,
+    ``figure``, ``spans``, ``stats``; ``current_patches()`` gives the :class:`Patches` on screen.
     """
     import ipywidgets as widgets
 
@@ -213,33 +298,54 @@ def patch_viewer(
     box.scheme = widgets.ToggleButtons(
         options=[s for s in SCHEMES if s != "bpe" or tokenizer is not None], value="entropy"
     )
+    slider_layout = widgets.Layout(width="60%")
     box.threshold = widgets.FloatSlider(
         # Entropy over 260 byte ids is at most ln 260 = 5.56 nats.
         value=threshold,
         min=0.0,
         max=MAX_ENTROPY,
-        step=0.01,
+        step=0.001,  # fine enough for a calibrated threshold (entropies can be close together)
         description="threshold",
-        readout_format=".2f",
+        readout_format=".3f",
+        layout=slider_layout,
     )
-    box.target = widgets.FloatSlider(value=4.0, min=1.0, max=12.0, step=0.5, description="target size")
+    box.target = widgets.FloatSlider(
+        value=4.0,
+        min=1.0,
+        max=12.0,
+        step=0.01,
+        description="bytes per patch",
+        readout_format=".2f",
+        style={"description_width": "initial"},
+        layout=slider_layout,
+    )
     box.spans, box.stats = widgets.HTML(), widgets.HTML()
-    state: dict = {}
+    state: dict = {"patch_size": 4, "asked": False}
 
     def current_patches() -> Patches:
         return patch_text(
             box.text.value, box.scheme.value, entropies=state["entropies"], threshold=box.threshold.value,
-            tokenizer=tokenizer,
+            tokenizer=tokenizer, patch_size=state["patch_size"],
         )  # fmt: skip
 
     def redraw(*_: object) -> None:
+        entropic = box.scheme.value in ("entropy", "monotonic")
+        box.threshold.disabled = not entropic
+        box.target.disabled = not (entropic or box.scheme.value == "static")
         if not box.text.value:
             box.spans.value, box.stats.value = "<i>type some text</i>", ""
             return
         patches = current_patches()
-        box.spans.value = token_spans_html(patches.patches)
-        box.stats.value = stats_html(patch_stats(patches, tokenizer))
+        box.spans.value = patch_spans_html(patches)
+        stats = patch_stats(patches, tokenizer)
+        box.stats.value = stats_html(stats)
         update_entropy_figure(box.figure, state["entropies"], patches)
+        if not state["asked"]:  # the slider shows the size on screen, unless the learner is moving it
+            state["asked"] = True  # (this change is not a request)
+            try:
+                box.target.value = min(max(stats["bytes per patch"], box.target.min), box.target.max)
+            finally:
+                state["asked"] = False
 
     def load(value: str) -> None:
         # The only expensive step (a forward pass), done once per text, not per slider move.
@@ -253,10 +359,21 @@ def patch_viewer(
             box.text.value = samples[change["new"]]
 
     def on_target(change: dict) -> None:
-        if state.get("entropies") is not None:
-            monotonic = box.scheme.value == "monotonic"
-            box.threshold.value = patching.calibrate_threshold(state["entropies"], change["new"], monotonic)
+        if state["asked"] or state.get("entropies") is None:
+            return
+        state["asked"] = True  # the redraws below keep the size asked for on the slider
+        try:
+            if box.scheme.value == "static":
+                state["patch_size"] = max(1, round(change["new"]))
+                redraw()
+            elif box.scheme.value in ("entropy", "monotonic"):
+                monotonic = box.scheme.value == "monotonic"
+                calibrated = patching.calibrate_threshold(state["entropies"], change["new"], monotonic)
+                box.threshold.value = calibrated
+        finally:
+            state["asked"] = False
 
+    box.current_patches = current_patches
     state["entropies"] = compute_entropies(model, text).numpy()
     box.figure = entropy_figure(text.encode("utf-8"), state["entropies"], current_patches(), widget=True)
     box.text.observe(lambda change: load(change["new"]), names="value")

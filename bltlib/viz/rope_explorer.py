@@ -100,15 +100,21 @@ def explorer_figure(
     max_distance = max_distance or int(max(factor, 1) * original)
     scaling = explorer_scaling(method, factor, original)
     seq_len = max(position + 1, max_distance, original)
+    # Two panels on top, the score across the bottom: at 1280 px wide with JupyterLab's file browser
+    # open, three panels in a row leave no room for their titles.
     fig = make_subplots(
-        rows=1,
-        cols=3,
+        rows=2,
+        cols=2,
+        specs=[[{}, {}], [{"colspan": 2}, None]],
         subplot_titles=(
             f"pair {pair} at position {position}",
             "scale factor per pair (1 = as trained)",
-            "q.k score vs distance",
+            "q·k score vs distance",
         ),
-        column_widths=[0.28, 0.32, 0.40],
+        column_widths=[0.3, 0.7],
+        row_heights=[0.55, 0.45],
+        horizontal_spacing=0.12,
+        vertical_spacing=0.2,
     )
     circle = torch.linspace(0, 2 * math.pi, 121)
     fig.add_trace(
@@ -171,19 +177,19 @@ def explorer_figure(
                 line=dict(color=COLORS[name]),
                 name=f"score, {name}",
             ),
-            row=1,
-            col=3,
+            row=2,
+            col=1,
         )
-    fig.add_vline(x=original, line_dash="dot", line_color="#2ca02c", row=1, col=3)
-    fig.update_xaxes(range=[-1.1, 1.1], row=1, col=1)
-    fig.update_yaxes(range=[-1.1, 1.1], scaleanchor="x", row=1, col=1)
-    fig.update_xaxes(title_text="pair index (fast -> slow)", row=1, col=2)
-    fig.update_xaxes(title_text="distance (dotted: training length)", row=1, col=3)
+    fig.add_vline(x=original, line_dash="dot", line_color="#2ca02c", row=2, col=1)
+    fig.update_xaxes(range=[-1.15, 1.15], visible=False, row=1, col=1)
+    fig.update_yaxes(range=[-1.15, 1.15], scaleanchor="x", scaleratio=1, visible=False, row=1, col=1)
+    fig.update_xaxes(title=dict(text="pair index (fast → slow)", standoff=4), dtick=2, row=1, col=2)
+    fig.update_xaxes(title=dict(text="distance (dotted line: the training length)", standoff=4), row=2, col=1)
     fig.update_layout(
-        height=380,
-        title=f"RoPE explorer: {method}, factor {factor:g}",
-        margin=dict(t=70, b=40),
-        legend=dict(x=1.02),
+        height=520,
+        title=dict(text=f"RoPE explorer: {method}, factor {factor:g}", x=0.01),
+        margin=dict(l=50, r=20, t=60, b=40),
+        legend=dict(orientation="h", x=0, xanchor="left", y=-0.12, yanchor="top"),
     )
     return fig
 
@@ -191,19 +197,24 @@ def explorer_figure(
 def rope_explorer(head_dim: int = 32, base: float = 10000.0, original: int = 256) -> ipywidgets.VBox:
     """Sliders (position, pair, method, factor) above :func:`explorer_figure`, redrawn on every change.
 
-    Children: ``(controls HBox, plotly FigureWidget)``; the controls are ``position, pair, method, factor``.
+    Children: ``(controls, plotly FigureWidget)``; the controls are ``position`` (a full-width row) and an
+    ``HBox(pair, method, factor)``.
     """
     import ipywidgets as widgets
     import plotly.graph_objects as go
 
-    position = widgets.IntSlider(value=original, min=0, max=16 * original, description="position")
-    pair = widgets.IntSlider(value=head_dim // 4, min=0, max=head_dim // 2 - 1, description="pair")
-    method = widgets.Dropdown(options=EXPLORER_METHODS, value="yarn", description="method")
-    factor = widgets.Dropdown(options=[1, 2, 4, 8, 16], value=4, description="factor")
+    wide, narrow = widgets.Layout(width="95%"), widgets.Layout(width="260px")
+    position = widgets.IntSlider(
+        value=original, min=0, max=16 * original, description="position", layout=wide
+    )
+    pair = widgets.IntSlider(
+        value=head_dim // 4, min=0, max=head_dim // 2 - 1, description="pair", layout=narrow
+    )
+    method = widgets.Dropdown(options=EXPLORER_METHODS, value="yarn", description="method", layout=narrow)
+    factor = widgets.Dropdown(options=[1, 2, 4, 8, 16], value=4, description="factor", layout=narrow)
     controls = [position, pair, method, factor]
     for control in controls:
         control.continuous_update = False  # redraw once a drag ends, not on every pixel
-        control.layout = widgets.Layout(width="240px")
 
     def figure() -> go.Figure:
         return explorer_figure(
@@ -227,4 +238,5 @@ def rope_explorer(head_dim: int = 32, base: float = 10000.0, original: int = 256
 
     for control in controls:
         control.observe(show, names="value")
-    return widgets.VBox([widgets.HBox(controls), view])
+    # The position slider gets a row of its own: 0 .. 16 L needs a long track.
+    return widgets.VBox([widgets.VBox([position, widgets.HBox([pair, method, factor])]), view])

@@ -68,13 +68,15 @@ def notebook_up_to(source: Path, marker: str, destination: Path) -> int:
 class Lab:
     """A JupyterLab server serving ``root``; ``api`` calls its REST API with the token."""
 
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None):
+    def __init__(
+        self, workdir: Path, env: dict[str, str] | None = None, settings: dict[str, dict] | None = None
+    ):
         self.workdir = workdir
         self.root = workdir / "root"
         self.root.mkdir(parents=True, exist_ok=True)
         self.port, self.token = free_port(), secrets.token_hex(16)
         self.base = f"http://127.0.0.1:{self.port}"
-        for relative, body in LAB_SETTINGS.items():
+        for relative, body in (LAB_SETTINGS if settings is None else settings).items():
             path = workdir / "settings" / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(body))
@@ -88,17 +90,21 @@ class Lab:
         }
         self.log_path = workdir / "server.log"
         self.process: subprocess.Popen | None = None
+        self.cwd: Path | None = None
 
-    def start(self, timeout: float = 90) -> None:
-        command = [
+    def command(self) -> list[str]:
+        return [
             sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
             "--port-retries=0", f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
             "--allow-root", "--LabApp.extension_manager=readonly",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=None",
         ]  # fmt: skip
+
+    def start(self, timeout: float = 90) -> None:
+        command = self.command()
         log = open(self.log_path, "w")  # the server writes to it until it stops
         self.process = subprocess.Popen(
-            command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.cwd
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -146,6 +152,23 @@ class Lab:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+
+
+class MakeLab(Lab):
+    """``make lab`` itself, as a learner starts it, on the repository ``repo``: only a port, a token and
+    ``--no-browser`` are added (through ``LAB_EXTRA``), and no user settings are written, so what the
+    page shows comes from the Makefile and ``lab-settings/`` alone."""
+
+    def __init__(self, workdir: Path, repo: Path):
+        super().__init__(workdir, env={"BLTLIB_SCALE": "ci"}, settings={})
+        self.root = self.cwd = repo
+
+    def command(self) -> list[str]:
+        extra = (
+            f"--no-browser --ip=127.0.0.1 --port={self.port} --port-retries=0 "
+            f"--IdentityProvider.token={self.token}"
+        )
+        return ["make", "--no-print-directory", "lab", f"LAB_EXTRA={extra}"]
 
 
 def copy_clean(source: Path, destination: Path) -> int:

@@ -53,6 +53,15 @@ def test_bpe_merge_stepper_follows_its_slider(lab, page):
     assert len(raw) > len(merged), "undoing every merge gives more, shorter tokens"
     caption = caption_label.inner_text()
     assert f"{len(raw)} tokens for {len(raw)} bytes" in caption, "0 merges: one span per byte"
+    # The early merges are reachable one by one from the keyboard (the slider's stops are log-spaced).
+    for step in (1, 2, 3):
+        handle.press("ArrowRight")
+        expect(caption_label).to_contain_text(f"after {step} of")
+    # Any exact step can be typed.
+    box = stepper.locator(".widget-text input").first
+    box.fill("137")
+    box.press("Enter")
+    expect(caption_label).to_contain_text("after 137 of")
 
 
 def test_lesson3_patch_viewer_follows_its_sliders(lab, page):
@@ -61,21 +70,34 @@ def test_lesson3_patch_viewer_follows_its_sliders(lab, page):
     open_and_run(lab, page, "patching.ipynb", n_cells)
     viewer = page.locator(".widget-vbox").filter(has=page.locator(".widget-textarea")).last
     spans = viewer.locator(".widget-html span")
-    markers = viewer.locator(".js-plotly-plot .scatterlayer .point")
+    markers = viewer.locator(".js-plotly-plot .scatterlayer .trace").first.locator(".point")
     expect(markers.first).to_be_attached()
     stats = viewer.locator(".widget-html").filter(has_text="bytes per patch")
     n_bytes = int(stats.inner_text().split("bytes")[1].split("·")[0])
     before = spans.count()
     assert 1 < before < n_bytes and markers.count() == before  # a calibrated threshold: real patches
+    # The size slider shows the size on screen from the start.
+    size = viewer.locator(".widget-slider").filter(has_text="bytes per patch").locator(".widget-readout")
+    shown = stats.inner_text().split("bytes per patch")[1].split("·")[0].strip()
+    assert float(size.inner_text()) == float(shown)
 
     handle = viewer.locator(".widget-slider").filter(has_text="threshold").locator(".noUi-handle").first
     handle.focus()
     handle.press("Home")  # threshold 0: every byte starts a patch
     expect(spans).to_have_count(n_bytes)
     expect(markers).to_have_count(n_bytes)
+    expect(size).to_have_text("1.00")
     handle.press("End")  # the highest threshold: only the first patch is left
     expect(spans).to_have_count(1)
     expect(viewer.locator(".js-plotly-plot .gtitle")).to_contain_text("entropy: 1 patches")
+
+    # Non-Latin samples are drawn as characters; a patch that starts inside a character is marked.
+    handle.press("Home")
+    viewer.locator(".widget-dropdown select").first.select_option(label="Russian")
+    expect(viewer.locator(".widget-html").filter(has_text="cuts inside a character")).to_be_visible()
+    text = "".join(spans.all_inner_texts())
+    assert "‹" not in text and "Принимая" in text.replace("◦", "")
+    assert viewer.locator(".widget-html span[style*='border-left']").count() > 0
 
     # The scheme buttons re-patch too: space patching cuts after each space-like byte.
     viewer.locator(".widget-toggle-button").get_by_text("space", exact=True).click()
@@ -89,11 +111,27 @@ def _angles(legend) -> dict[str, float]:
     return {name: float(value.removesuffix(" rad")) for name, value in entries}
 
 
+def _overlaps(boxes: list[dict]) -> list[tuple[int, int]]:
+    def meet(a, b):
+        return not (
+            a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+            or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"]
+        )  # fmt: skip
+
+    return [(i, j) for i in range(len(boxes)) for j in range(i + 1, len(boxes)) if meet(boxes[i], boxes[j])]
+
+
 def test_lesson2_rope_explorer_follows_its_controls(lab, page):
+    page.set_viewport_size({"width": 1280, "height": 800})  # the size it must read well at
     lesson = ROOT / "notebooks" / "02_rope_long_context.ipynb"
     n_cells = notebook_up_to(lesson, "rope_explorer.rope_explorer(", lab.root / "rope.ipynb")
     open_and_run(lab, page, "rope.ipynb", n_cells)
-    explorer = page.locator(".widget-vbox").filter(has=page.locator(".widget-dropdown")).last
+    explorer = (
+        page.locator(".widget-vbox")
+        .filter(has=page.locator(".js-plotly-plot"))
+        .filter(has=page.locator(".widget-dropdown"))
+        .last
+    )
     title = explorer.locator(".js-plotly-plot .gtitle")
     expect(title).to_have_text("RoPE explorer: yarn, factor 4")
     legend = explorer.locator(".js-plotly-plot .legendtext")
@@ -101,6 +139,15 @@ def test_lesson2_rope_explorer_follows_its_controls(lab, page):
     # Pair 8 at position 256 turns 256 / 100 = 2.56 rad; YaRN x4 interpolates this slow pair fully.
     angles = _angles(legend)
     assert angles["trained"] == 2.56 and abs(angles["scaled"] - 2.56 / 4) < 0.01
+
+    # Laid out for 1280 x 800: no title overprints another, and the position slider has a real track.
+    plot = ".js-plotly-plot .infolayer"
+    texts = explorer.locator(f"{plot} text[class*='title'], .js-plotly-plot .annotation-text")
+    boxes = [box for box in (t.bounding_box() for t in texts.all()) if box]
+    assert len(boxes) >= 6, "3 subplot titles, 2 axis titles and the title"
+    assert not _overlaps(boxes), [texts.all_text_contents()[i] for pair in _overlaps(boxes) for i in pair]
+    track = explorer.locator(".widget-slider").filter(has_text="position").locator(".noUi-target")
+    assert track.bounding_box()["width"] >= 400
 
     explorer.locator(".widget-dropdown select").first.select_option("none")
     expect(title).to_have_text("RoPE explorer: none, factor 4")
