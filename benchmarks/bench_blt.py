@@ -44,6 +44,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+import bltlib
 from bltlib import flops
 from bltlib.blt import BLT, DEFAULT_WEIGHTS, BLTConfig, blt_card, load_blt
 from bltlib.data import encode_bytes, load_bytes
@@ -54,6 +55,12 @@ from bltlib.transformer import TransformerConfig, TransformerLM
 TARGET_PATCH_SIZE = 4.5  # mean bytes per patch when the threshold must be calibrated (the shipped target)
 BPB_BATCH = 8  # windows per forward in the bits-per-byte pass
 HF_TOLERANCE = 1e-4
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+_clock = [time.perf_counter]  # what measurements read; --clock cpu swaps in this process's CPU time
+
+
+def clock() -> float:
+    return _clock[0]()
 
 
 def default_config() -> BLTConfig:
@@ -120,10 +127,10 @@ def alternate_rounds(
     for r in range(rounds):
         for i in (0, 1) if r % 2 == 0 else (1, 0):
             fn = (first, second)[i]
-            start = time.perf_counter()
+            start = clock()
             for _ in range(steps):
                 fn()
-            times[i].append((time.perf_counter() - start) / steps)
+            times[i].append((clock() - start) / steps)
     return times
 
 
@@ -167,9 +174,6 @@ def bench_training(config: BLTConfig, args: argparse.Namespace) -> dict:
         "lm_gflops": lm_flops / min(lm_s) / 1e9,
         "blt_flops_per_byte": blt_flops / positions,
         "lm_flops_per_byte": lm_flops / positions,
-        "blt_params": blt.num_params(exclude_hash=True),
-        "lm_params": lm.num_params(exclude_embeddings=True),
-        "ref_cfg": ref_cfg,
     }
 
 
@@ -247,9 +251,9 @@ def bpb_worker(n_bytes: int, threads: int) -> dict:
     baseline_kib = _status_kib("VmRSS")
 
     _reset_peak()
-    start = time.perf_counter()
+    start = clock()
     e = entropies(entropy_model, ids, batch_size=32, progress=False)
-    entropy_s = time.perf_counter() - start
+    entropy_s = clock() - start
     entropy_peak_kib = _status_kib("VmHWM")
 
     windows = [(s, min(t, len(ids) - s)) for s in range(1, len(ids), t)]  # (start, targets)
@@ -263,26 +267,26 @@ def bpb_worker(n_bytes: int, threads: int) -> dict:
     patcher = Patcher("entropy", threshold=float(threshold))
 
     _reset_peak()
-    start = time.perf_counter()
+    start = clock()
     total, n_patches, patch_s = 0.0, 0, 0.0
     with torch.no_grad():
         for starts, n in batches:
             x = torch.stack([torch.cat([ids[:1], ids[s : s + n - 1]]) for s in starts])
             y = torch.stack([ids[s : s + n] for s in starts])
-            tick = time.perf_counter()
+            tick = clock()
             lengths = patcher.lengths(x, torch.stack([e[s - 1 : s + n - 1] for s in starts]))
-            patch_s += time.perf_counter() - tick
+            patch_s += clock() - tick
             n_patches += int((lengths > 0).sum())
             logits, _ = model(x, lengths)
             total += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
-    blt_s = time.perf_counter() - start
+    blt_s = clock() - start
     blt_peak_kib = _status_kib("VmHWM")
     bpb = total / (len(ids) - 1) / math.log(2)
 
     _reset_peak()
-    start = time.perf_counter()
+    start = clock()
     ref_bpb = entropy_bpb(entropy_model, ids, batch_size=32, progress=False)
-    ref_s = time.perf_counter() - start
+    ref_s = clock() - start
     ref_peak_kib = _status_kib("VmHWM")
     return {
         "shipped": shipped,
@@ -307,8 +311,9 @@ def bpb_worker(n_bytes: int, threads: int) -> dict:
 def bench_bpb(args: argparse.Namespace) -> dict:
     """Run :func:`bpb_worker` in a fresh Python, so its peak memory is its own."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--bpb-worker"]
-    cmd += ["--bytes", str(args.bytes), "--threads", str(args.threads)]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    cmd += ["--bytes", str(args.bytes), "--threads", str(args.threads), "--clock", args.clock]
+    here = str(Path(bltlib.__file__).resolve().parent.parent)  # the bltlib this process uses
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -326,6 +331,126 @@ def row(metric: str, ours: str, ref: str, ratio: str, target: str, met: bool | N
     return f"| {metric} | {ours} | {ref} | {ratio} | {target} | {flag} |"
 
 
+def add(rows: list[str], notes: list[str], more_rows: list[str], note: str) -> None:
+    rows.extend(more_rows)
+    notes.append(note)
+
+
+def train_rows(train: dict, c: BLTConfig, args: argparse.Namespace) -> tuple[list[str], str]:
+    ratio = train["blt_gflops"] / train["lm_gflops"]
+    rows = [
+        row(
+            f"training throughput, batch {args.batch_size} x {c.max_seq_len} bytes (GFLOP/s counted; "
+            "ms per step)",
+            f"{train['blt_gflops']:.2f} ({train['blt_step_s'] * 1e3:.0f} ms)",
+            f"{train['lm_gflops']:.2f} ({train['lm_step_s'] * 1e3:.0f} ms, TransformerLM)",
+            f"{ratio:.2f}x FLOP/s",
+            ">= 0.7x",
+            ratio >= 0.7,
+        )
+    ]
+    note = (
+        f"- Training: `{args.patcher}` patches of Austen train windows, mean {train['patch_size']:.2f} bytes "
+        f"per patch (BOS and next-byte patches included); counted training FLOPs per byte: BLT "
+        f"{train['blt_flops_per_byte'] / 1e6:.2f} M, reference {train['lm_flops_per_byte'] / 1e6:.2f} M. "
+        f"Best of {args.rounds} alternating rounds of {args.steps} steps after {args.warmup} warm-up steps; "
+        f"medians {train['blt_median_s'] * 1e3:.0f} ms and {train['lm_median_s'] * 1e3:.0f} ms per step."
+    )
+    return rows, note
+
+
+def hf_rows(hf: dict, args: argparse.Namespace) -> tuple[list[str], str]:
+    ratio = hf["hf_s"] / hf["ours_s"]
+    b, t = hf["shape"]
+    rows = [
+        row(
+            f"forward, {b} x {t} bytes, {hf['patches']} patches, no_grad (ms, median of {args.hf_reps})",
+            f"{hf['ours_s'] * 1e3:.1f}",
+            f"{hf['hf_s'] * 1e3:.1f} (HF BltForCausalLM)",
+            f"{ratio:.2f}x speed",
+            ">= 1.0x",
+            ratio >= 1.0,
+        ),
+        row(
+            "max abs logit difference vs HF (same weights and input)",
+            f"{hf['diff']:.1e}",
+            "0",
+            "—",
+            f"< {HF_TOLERANCE:g}",
+            hf["diff"] < HF_TOLERANCE,
+        ),
+    ]
+    note = (
+        f"- HF: transformers {hf['transformers']}, random weights (std 0.02), HF attention "
+        f"`{hf['hf_attn']}`, patches `{args.patcher}`, alternating runs."
+    )
+    return rows, note
+
+
+def bpb_rows(bpb: dict, c: BLTConfig, args: argparse.Namespace) -> tuple[list[str], str]:
+    kb, base = bpb["n_bytes"] / 1e3, bpb["baseline_mb"]
+    which = "shipped BLT" if bpb["shipped"] else "untrained BLT (no shipped weights yet)"
+    total_s = bpb["entropy_s"] + bpb["blt_s"]
+    rows = [
+        row(
+            f"bits per byte, {kb:.0f} kB held-out Austen (val + test), {which}",
+            f"{bpb['bpb']:.3f}",
+            f"{bpb['ref_bpb']:.3f} (entropy model)",
+            f"{bpb['bpb'] / bpb['ref_bpb']:.2f}x",
+            "—",
+            None,
+        ),
+        row(
+            f"  entropies of the {kb:.0f} kB (s; shipped entropy model)",
+            f"{bpb['entropy_s']:.1f}",
+            "—",
+            "—",
+            "—",
+            None,
+        ),
+        row(
+            f"  BLT pass: patching + forward of {bpb['windows']} windows (s)",
+            f"{bpb['blt_s']:.1f} (patching {bpb['patch_s']:.2f})",
+            f"{bpb['ref_s']:.1f} (entropy model's bits_per_byte)",
+            f"{bpb['blt_s'] / bpb['ref_s']:.2f}x time",
+            "—",
+            None,
+        ),
+        row(
+            "  bytes/s, entropies + BLT pass (BLT pass alone)",
+            f"{bpb['n_bytes'] / total_s:,.0f} ({bpb['n_bytes'] / bpb['blt_s']:,.0f})",
+            f"{bpb['n_bytes'] / bpb['ref_s']:,.0f}",
+            "—",
+            "—",
+            None,
+        ),
+        row(
+            "  peak RSS: entropies / BLT pass (MB; above the loaded baseline)",
+            f"{bpb['entropy_peak_mb']:.0f} / {bpb['blt_peak_mb']:.0f} "
+            f"(+{bpb['entropy_peak_mb'] - base:.0f} / +{bpb['blt_peak_mb'] - base:.0f})",
+            f"{bpb['ref_peak_mb']:.0f} (+{bpb['ref_peak_mb'] - base:.0f})",
+            "—",
+            "—",
+            None,
+        ),
+    ]
+    short = bpb["n_bytes"] < args.bytes
+    note = (
+        f"- Bits per byte: {bpb['n_bytes']:,} bytes of Austen's val + test splits"
+        + (f" (short of the {args.bytes:,} asked for: that is all the held-out Austen)" if short else "")
+        + f"; entropy threshold {bpb['threshold']:.4f} nats ("
+        + (
+            "from the BLT's card"
+            if bpb["threshold_from_card"]
+            else f"calibrated to {TARGET_PATCH_SIZE} bytes"
+        )
+        + f"), measured mean patch size {bpb['patch_size']:.2f} bytes; {bpb['windows']} non-overlapping "
+        f"windows of {c.max_seq_len} bytes, each from BOS, batches of {BPB_BATCH}. Peak RSS is VmHWM of a "
+        f"fresh process, reset before each phase; baseline (imports, models, text loaded) {base:.0f} MB."
+    )
+    return rows, note
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="a smoke run: tiny batches, few steps, 20 kB")
@@ -338,6 +463,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--hf-batch", type=int, default=None, help="windows per forward vs HF (default 4)")
     p.add_argument("--hf-reps", type=int, default=None, help="timed forwards each (default 10)")
     p.add_argument("--bytes", type=int, default=None, help="held-out bytes (default 1 MB: all there is)")
+    p.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="wall-clock time (default), or this process's CPU time: with --threads 1, a busy machine's "
+        "other processes then barely change the numbers",
+    )
+    p.add_argument(
+        "--parts", default="train,hf,bpb", help="comma-separated subset of train,hf,bpb to measure"
+    )
     p.add_argument("--output", type=Path, default=None)
     p.add_argument("--bpb-worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -354,147 +489,52 @@ def main(argv: list[str] | None = None) -> None:
         if getattr(args, name) is None:
             setattr(args, name, small if quick else full)
     torch.set_num_threads(args.threads)
+    if args.clock == "cpu" and args.threads != 1:
+        p.error("--clock cpu needs --threads 1 (CPU time adds up the threads, waiting ones included)")
+    _clock[0] = CLOCKS[args.clock]
     if args.bpb_worker:
         print(json.dumps(bpb_worker(args.bytes, args.threads)))
         return
 
+    parts = set(args.parts.split(","))
+    if not parts or parts - {"train", "hf", "bpb"}:
+        p.error(f"--parts must be a comma-separated subset of train,hf,bpb, got {args.parts!r}")
     began, load_start = time.perf_counter(), os.getloadavg()
     config = default_config()
-    train = bench_training(config, args)
-    hf = bench_hf(config, args)
-    bpb = bench_bpb(args)
+    rows, notes = [], []
+    if "train" in parts:
+        add(rows, notes, *train_rows(bench_training(config, args), config, args))
+    if "hf" in parts:
+        add(rows, notes, *hf_rows(bench_hf(config, args), args))
+    if "bpb" in parts:
+        add(rows, notes, *bpb_rows(bench_bpb(args), config, args))
     load_end = os.getloadavg()
 
-    c, ref_cfg = config, train["ref_cfg"]
-    rows = []
-    ratio = train["blt_gflops"] / train["lm_gflops"]
-    rows.append(
-        row(
-            f"training throughput, batch {args.batch_size} x {c.max_seq_len} bytes (GFLOP/s counted; "
-            "ms per step)",
-            f"{train['blt_gflops']:.2f} ({train['blt_step_s'] * 1e3:.0f} ms)",
-            f"{train['lm_gflops']:.2f} ({train['lm_step_s'] * 1e3:.0f} ms, TransformerLM)",
-            f"{ratio:.2f}x FLOP/s",
-            ">= 0.7x",
-            ratio >= 0.7,
-        )
-    )
-    ratio = hf["hf_s"] / hf["ours_s"]
-    b, t = hf["shape"]
-    rows.append(
-        row(
-            f"forward, {b} x {t} bytes, {hf['patches']} patches, no_grad (ms, median of {args.hf_reps})",
-            f"{hf['ours_s'] * 1e3:.1f}",
-            f"{hf['hf_s'] * 1e3:.1f} (HF BltForCausalLM)",
-            f"{ratio:.2f}x speed",
-            ">= 1.0x",
-            ratio >= 1.0,
-        )
-    )
-    rows.append(
-        row(
-            "max abs logit difference vs HF (same weights and input)",
-            f"{hf['diff']:.1e}",
-            "0",
-            "—",
-            f"< {HF_TOLERANCE:g}",
-            hf["diff"] < HF_TOLERANCE,
-        )
-    )
-    kb = bpb["n_bytes"] / 1e3
-    which = "shipped BLT" if bpb["shipped"] else "untrained BLT (no shipped weights yet)"
-    rows.append(
-        row(
-            f"bits per byte, {kb:.0f} kB held-out Austen (val + test), {which}",
-            f"{bpb['bpb']:.3f}",
-            f"{bpb['ref_bpb']:.3f} (entropy model)",
-            f"{bpb['bpb'] / bpb['ref_bpb']:.2f}x",
-            "—",
-            None,
-        )
-    )
-    rows.append(
-        row(
-            f"  entropies of the {kb:.0f} kB (s; shipped entropy model)",
-            f"{bpb['entropy_s']:.1f}",
-            "—",
-            "—",
-            "—",
-            None,
-        )
-    )
-    rows.append(
-        row(
-            f"  BLT pass: patching + forward of {bpb['windows']} windows (s)",
-            f"{bpb['blt_s']:.1f} (patching {bpb['patch_s']:.2f})",
-            f"{bpb['ref_s']:.1f} (entropy model's bits_per_byte)",
-            f"{bpb['blt_s'] / bpb['ref_s']:.2f}x time",
-            "—",
-            None,
-        )
-    )
-    total_s, base = bpb["entropy_s"] + bpb["blt_s"], bpb["baseline_mb"]
-    rows.append(
-        row(
-            "  bytes/s, entropies + BLT pass (BLT pass alone)",
-            f"{bpb['n_bytes'] / total_s:,.0f} ({bpb['n_bytes'] / bpb['blt_s']:,.0f})",
-            f"{bpb['n_bytes'] / bpb['ref_s']:,.0f}",
-            "—",
-            "—",
-            None,
-        )
-    )
-    rows.append(
-        row(
-            "  peak RSS: entropies / BLT pass (MB; above the loaded baseline)",
-            f"{bpb['entropy_peak_mb']:.0f} / {bpb['blt_peak_mb']:.0f} "
-            f"(+{bpb['entropy_peak_mb'] - base:.0f} / +{bpb['blt_peak_mb'] - base:.0f})",
-            f"{bpb['ref_peak_mb']:.0f} (+{bpb['ref_peak_mb'] - base:.0f})",
-            "—",
-            "—",
-            None,
-        )
-    )
+    import transformers
 
+    c, ref_cfg = config, reference_config(config)
     cpu = platform.processor() or platform.machine()
+    timing = "wall-clock" if args.clock == "wall" else "CPU time of the process"
     header = (
-        f"BLT: {train['blt_params']:,} parameters without hash tables (local {c.local_dim} wide, "
-        f"{c.local_heads} heads, {c.encoder_layers}+{c.decoder_layers} layers, window {c.local_window}; "
-        f"latent {c.latent_dim} wide, {c.latent_layers} layers; k={c.cross_attn_k}; "
+        f"BLT: {BLT(c).num_params(exclude_hash=True):,} parameters without hash tables (local "
+        f"{c.local_dim} wide, {c.local_heads} heads, {c.encoder_layers}+{c.decoder_layers} layers, window "
+        f"{c.local_window}; latent {c.latent_dim} wide, {c.latent_layers} layers; k={c.cross_attn_k}; "
         f"{len(c.ngram_sizes)} hash tables x {c.hash_vocab}; max_seq_len {c.max_seq_len}). "
         f"Reference LM: TransformerLM dim {ref_cfg.dim} (= the latent width), {ref_cfg.n_layers} layers, "
-        f"{ref_cfg.n_heads} heads, context {ref_cfg.max_seq_len}, {train['lm_params']:,} parameters without "
-        f"embeddings.\n"
-        f"Torch {torch.__version__}, transformers {hf['transformers']}, {args.threads} threads, {cpu}, "
-        f"{os.cpu_count()} cores; load average {load_start[0]:.1f} at start, {load_end[0]:.1f} at end; "
-        f"{time.strftime('%Y-%m-%d', time.gmtime())}{'; --quick' if quick else ''}"
+        f"{ref_cfg.n_heads} heads, context {ref_cfg.max_seq_len}, "
+        f"{TransformerLM(ref_cfg).num_params(exclude_embeddings=True):,} parameters without embeddings.\n"
+        f"Torch {torch.__version__}, transformers {transformers.__version__}, {args.threads} threads, "
+        f"{timing}, {cpu}, {os.cpu_count()} cores; load average {load_start[0]:.1f} at start, "
+        f"{load_end[0]:.1f} at end; {time.strftime('%Y-%m-%d', time.gmtime())}"
+        f"{'; --quick' if quick else ''}"
     )
-    notes = [
-        f"- Training: `{args.patcher}` patches of Austen train windows, mean {train['patch_size']:.2f} bytes "
-        f"per patch (BOS and next-byte patches included); counted training FLOPs per byte: BLT "
-        f"{train['blt_flops_per_byte'] / 1e6:.2f} M, reference {train['lm_flops_per_byte'] / 1e6:.2f} M. "
-        f"Best of {args.rounds} alternating rounds of {args.steps} steps after {args.warmup} warm-up steps; "
-        f"medians {train['blt_median_s'] * 1e3:.0f} ms and {train['lm_median_s'] * 1e3:.0f} ms per step.",
-        f"- HF: random weights (std 0.02), HF attention `{hf['hf_attn']}`, patches `{args.patcher}`, "
-        "alternating runs.",
-        f"- Bits per byte: {bpb['n_bytes']:,} bytes of Austen's val + test splits"
-        + (
-            f" (short of the {args.bytes:,} asked for: that is all the held-out Austen)"
-            if bpb["n_bytes"] < args.bytes
-            else f" (the first {args.bytes:,})"
+    notes.append(f"- Whole run: {time.perf_counter() - began:.0f} s.")
+    if max(load_start[0], load_end[0]) > (os.cpu_count() or 1):
+        notes.append(
+            f"- The machine was busy (load average above its {os.cpu_count()} cores): multi-threaded "
+            "wall-clock timings suffer most, the BLT's (more, smaller kernels) more than the reference's; "
+            "rerun when quiet, or with `--threads 1 --clock cpu`."
         )
-        + f"; entropy threshold {bpb['threshold']:.4f} nats ("
-        + (
-            "from the BLT's card"
-            if bpb["threshold_from_card"]
-            else f"calibrated to {TARGET_PATCH_SIZE} bytes"
-        )
-        + f"), measured mean patch size {bpb['patch_size']:.2f} bytes; {bpb['windows']} non-overlapping "
-        f"windows of {c.max_seq_len} bytes, each from BOS, batches of {BPB_BATCH}. Peak RSS is VmHWM of a "
-        f"fresh process, reset before each phase; baseline (imports, models, text loaded) "
-        f"{bpb['baseline_mb']:.0f} MB.",
-        f"- Whole run: {time.perf_counter() - began:.0f} s.",
-    ]
     table = "\n".join(
         [header, "", "| metric | ours | reference | ratio | target | met? |", "|---|---|---|---|---|---|"]
         + rows
