@@ -588,6 +588,8 @@ def blt_explorer(
     position: int | None = None,
     entropy_model: TransformerLM | None = None,
     max_bytes: int = MAX_BYTES,
+    ngram_sizes: Sequence[int] = blt.BLTConfig.ngram_sizes,
+    hash_vocab: int = blt.BLTConfig.hash_vocab,
 ) -> ipywidgets.VBox:
     """Text box, scheme menu, threshold / patch-size / position sliders above :func:`explorer_figure`.
 
@@ -607,8 +609,9 @@ def blt_explorer(
             state["text"], state["entropies"] = shown, text_entropies(shown, entropy_model) if shown else None
         return state["entropies"]
 
+    hashing = dict(ngram_sizes=ngram_sizes, hash_vocab=hash_vocab)  # a model's: e.g. load_blt().config's
     first = explore(
-        text, scheme, threshold, patch_size, k, position, max_bytes=max_bytes,
+        text, scheme, threshold, patch_size, k, position, max_bytes=max_bytes, **hashing,
         entropies=entropies_of(text) if scheme in ("entropy", "monotonic") or threshold is None else None,
     )  # fmt: skip
     if first.threshold is None:  # a static or space start: the slider still needs a meaningful value
@@ -648,6 +651,7 @@ def blt_explorer(
             min(box.position.value, len(shown_text(value, max_bytes).encode("utf-8"))),
             max_bytes=max_bytes,
             entropies=entropies_of(value) if uses_entropy and value else None,
+            **hashing,
         )
 
     def show(view: BLTView) -> None:
