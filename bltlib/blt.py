@@ -32,20 +32,18 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_model
 from torch import nn
 
 from bltlib import flops
-from bltlib.data.batching import BYTE_VOCAB, EOS_ID
+from bltlib.data.batching import BYTE_VOCAB, EOS_ID, consecutive_windows
 from bltlib.patching import Patcher
 from bltlib.rope import RotaryCache, interleaved_to_half
-from bltlib.train import CheckpointError, load_weights
+from bltlib.train import CheckpointError, load_weights, read_metadata, save_weights
 from bltlib.transformer import IGNORE_INDEX, Block, RMSNorm, TransformerConfig, attend
 
 FORMAT = "bltlib.blt/1"
@@ -834,25 +832,12 @@ def save_blt(model: BLT, path: str | Path, card: dict | None = None) -> Path:
     """Write ``model`` as one safetensors file with its config and a JSON-able ``card`` as metadata."""
     if not isinstance(model, BLT):
         raise TypeError(f"model must be a BLT, got {type(model).__name__}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    metadata = {"format": FORMAT, "config": json.dumps(asdict(model.config)), "card": json.dumps(card or {})}
-    save_model(model, str(path), metadata=metadata)
-    return path
+    return save_weights(model, path, FORMAT, model.config, card)
 
 
 def _metadata(path: Path) -> dict[str, str]:
-    if not path.is_file():
-        hint = " (train it with `python scripts/train_blt.py`)" if path == DEFAULT_WEIGHTS else ""
-        raise FileNotFoundError(f"no BLT weights at {path}{hint}")
-    try:
-        with safe_open(str(path), "pt") as f:
-            metadata = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as err:
-        raise CheckpointError(f"{path} is not a readable safetensors file: {err}") from err
-    if metadata.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a bltlib BLT (no {FORMAT!r} metadata)")
-    return metadata
+    hint = " (train it with `python scripts/train_blt.py`)" if path == DEFAULT_WEIGHTS else ""
+    return read_metadata(path, FORMAT, "BLT", hint)
 
 
 def blt_card(path: str | Path | None = None) -> dict:
@@ -901,15 +886,12 @@ def bits_per_byte(
         raise ValueError("ids must be a 1-D tensor of at least two byte ids (BOS first)")
     seq_len = seq_len or model.config.max_seq_len
     device = next(model.parameters()).device
-    windows = [(s, min(seq_len, len(ids) - s)) for s in range(1, len(ids), seq_len)]  # (start, targets)
-    full = [s for s, t in windows if t == seq_len]
-    batches = [(full[i : i + batch_size], seq_len) for i in range(0, len(full), batch_size)]
-    batches += [([s], t) for s, t in windows if t < seq_len]  # the short tail runs on its own
     total = 0.0
-    for starts, t in batches:
-        x = torch.stack([torch.cat([ids[:1], ids[s : s + t - 1]]) for s in starts])
-        y = torch.stack([ids[s : s + t] for s in starts])
-        e = None if entropies is None else torch.stack([entropies[s - 1 : s + t - 1] for s in starts])
+    # windows over the targets ids[1:]; target r is token r + 1, predicted from tokens <= r
+    for rows, t in consecutive_windows(len(ids) - 1, seq_len, batch_size):
+        x = torch.stack([torch.cat([ids[:1], ids[r + 1 : r + t]]) for r in rows])
+        y = torch.stack([ids[r + 1 : r + 1 + t] for r in rows])
+        e = None if entropies is None else torch.stack([entropies[r : r + t] for r in rows])
         logits, _ = model(x.to(device), patcher.lengths(x, e).to(device))
         total += F.cross_entropy(logits.float().flatten(0, 1), y.to(device).flatten(), reduction="sum").item()
     count = len(ids) - 1

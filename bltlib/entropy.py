@@ -21,17 +21,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_model
 from tqdm.auto import tqdm
 
 from bltlib.data.batching import BYTE_VOCAB, encode_bytes, random_windows
-from bltlib.train import CheckpointError, TrainConfig, Trainer, load_weights
+from bltlib.train import CheckpointError, TrainConfig, Trainer, load_weights, read_metadata, save_weights
 from bltlib.transformer import TransformerConfig, TransformerLM
 
 FORMAT = "bltlib.entropy/1"
@@ -291,25 +288,12 @@ def train_entropy_model(
 def save_entropy_model(model: TransformerLM, path: str | Path, card: dict | None = None) -> Path:
     """Write ``model`` as one safetensors file, with its config and a JSON-able ``card`` as metadata."""
     model = _check_model(model)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    metadata = {"format": FORMAT, "config": json.dumps(asdict(model.config)), "card": json.dumps(card or {})}
-    save_model(model, str(path), metadata=metadata)
-    return path
+    return save_weights(model, path, FORMAT, model.config, card)
 
 
 def _metadata(path: Path) -> dict[str, str]:
-    if not path.is_file():
-        hint = " (train it with `python scripts/train_entropy_model.py`)" if path == DEFAULT_WEIGHTS else ""
-        raise FileNotFoundError(f"no entropy model at {path}{hint}")
-    try:
-        with safe_open(str(path), "pt") as f:
-            metadata = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as err:
-        raise CheckpointError(f"{path} is not a readable safetensors file: {err}") from err
-    if metadata.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a bltlib entropy model (no {FORMAT!r} metadata)")
-    return metadata
+    hint = " (train it with `python scripts/train_entropy_model.py`)" if path == DEFAULT_WEIGHTS else ""
+    return read_metadata(path, FORMAT, "entropy model", hint)
 
 
 def entropy_model_card(path: str | Path | None = None) -> dict:

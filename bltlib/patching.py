@@ -291,6 +291,19 @@ def _as_ids(tokens: object) -> np.ndarray:
     return ids
 
 
+def _space_rule_ends(ids: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """Which tokens end a patch under the space rule, along the last axis (a NumPy array or a tensor):
+    the first of a run of space-like bytes, and every special id."""
+    b = ids - OFFSET
+    digit = (b >= ord("0")) & (b <= ord("9"))
+    letter = ((b >= ord("A")) & (b <= ord("Z"))) | ((b >= ord("a")) & (b <= ord("z")))
+    continuation = (b >= 0x80) & (b < 0xC0)
+    space_like = ~(digit | letter | continuation)
+    first_of_run = space_like.copy() if isinstance(space_like, np.ndarray) else space_like.clone()
+    first_of_run[..., 1:] &= ~space_like[..., :-1]
+    return first_of_run | (ids < OFFSET)
+
+
 def space_patch_starts(byte_ids_or_bytes: ByteSeq) -> list[int]:
     """Patch starts of the space rule: a patch ends with the first of a run of "space-like" bytes.
 
@@ -306,13 +319,7 @@ def space_patch_starts(byte_ids_or_bytes: ByteSeq) -> list[int]:
     [0, 1, 3]
     """
     ids = _as_ids(byte_ids_or_bytes)
-    b = ids - OFFSET
-    digit = (b >= ord("0")) & (b <= ord("9"))
-    letter = ((b >= ord("A")) & (b <= ord("Z"))) | ((b >= ord("a")) & (b <= ord("z")))
-    continuation = (b >= 0x80) & (b < 0xC0)
-    space_like = ~(digit | letter | continuation)
-    first_of_run = space_like & ~np.concatenate([[False], space_like[:-1]])
-    ends = first_of_run | (ids < OFFSET)
+    ends = _space_rule_ends(ids)
     k = np.flatnonzero(ends[:-1])  # token k ends a patch, so token k + 1 starts one
     return sorted(set(FIRST_STARTS[: len(ids)]) | set((k + 1).tolist()))
 
@@ -478,13 +485,7 @@ class Patcher:
         if self.scheme == "static":
             starts = ((pos - 1) % self.patch_size == 0).expand(b, -1)
         elif self.scheme == "space":
-            byte = ids - OFFSET
-            alnum = (
-                ((byte >= 48) & (byte <= 57)) | ((byte >= 65) & (byte <= 90)) | ((byte >= 97) & (byte <= 122))
-            )
-            space_like = ~(alnum | ((byte >= 0x80) & (byte < 0xC0)))
-            first_of_run = space_like & ~_shift_right(space_like)
-            ends = first_of_run | (ids < OFFSET)
+            ends = _space_rule_ends(ids)
             starts = torch.cat([torch.ones_like(ends[:, :1]), ends], 1)  # token k ends -> k + 1 starts
         else:
             if entropies is None or entropies.shape != ids.shape:
@@ -506,11 +507,6 @@ class Patcher:
     def lengths(self, ids: torch.Tensor, entropies: torch.Tensor | None = None) -> torch.Tensor:
         """Patch lengths ``[B, P]`` summing to ``T + 1`` per row, zero-padded on the right."""
         return lengths_from_start_mask(self.start_mask(ids, entropies))
-
-
-def _shift_right(mask: torch.Tensor) -> torch.Tensor:
-    """``mask`` shifted one step right (``out[:, i] = mask[:, i - 1]``, ``out[:, 0] = False``)."""
-    return torch.cat([torch.zeros_like(mask[:, :1]), mask[:, :-1]], 1)
 
 
 def patched_windows(

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_model, save_model
 from torch import nn
 from torch.distributed.checkpoint.state_dict import (
@@ -447,6 +447,34 @@ def _read_state(path: Path) -> dict:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path / STATE_FILE} was not written by bltlib.train (format {FORMAT!r})")
     return state
+
+
+def save_weights(
+    model: nn.Module, path: str | Path, format: str, config: object, card: dict | None = None
+) -> Path:
+    """Write ``model`` as one safetensors file, with ``format``, its ``config`` (a dataclass) and a
+    JSON-able ``card`` as metadata (the shipped models' file format; see :func:`read_metadata`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    metadata = {"format": format, "config": json.dumps(asdict(config)), "card": json.dumps(card or {})}
+    save_model(model, str(path), metadata=metadata)
+    return path
+
+
+def read_metadata(path: Path, format: str, what: str, hint: str = "") -> dict[str, str]:
+    """The metadata of a file written by :func:`save_weights` with ``format``, or a clear error naming
+    the file: missing (``hint`` says how to make it), unreadable, or another kind (``what`` it should be).
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"no {what} at {path}{hint}")
+    try:
+        with safe_open(str(path), "pt") as f:
+            metadata = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{path} is not a readable safetensors file: {err}") from err
+    if metadata.get("format") != format:
+        raise CheckpointError(f"{path} is not a bltlib {what} (no {format!r} metadata)")
+    return metadata
 
 
 def load_weights(model: nn.Module, file: str | Path) -> nn.Module:

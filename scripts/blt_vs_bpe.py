@@ -37,6 +37,7 @@ from bltlib import blt as bltmod
 from bltlib.bpe import RegexTokenizer
 from bltlib.config import seed_everything
 from bltlib.data import load_text
+from bltlib.data.batching import consecutive_windows
 from bltlib.flops import Dims, token_model_flops_per_byte, training_flops, transformer_flops
 from bltlib.patching import Patcher, patched_windows
 from bltlib.train import TrainConfig, Trainer
@@ -89,12 +90,9 @@ def lm_bits_per_byte(
 ) -> float:
     """Held-out bits per byte of a token (or byte) model in consecutive windows of ``ctx`` targets, each
     starting from BOS: summed token losses / ln 2 / the bytes the target tokens cover."""
-    windows = [toks[r : r + ctx] for r in range(0, len(toks), ctx)]
-    full = [w for w in windows if len(w) == ctx]
-    groups = [full[i : i + 8] for i in range(0, len(full), 8)] + [[w] for w in windows if len(w) < ctx]
     total = 0.0
-    for group in groups:
-        y = torch.stack(group)
+    for starts, t in consecutive_windows(len(toks), ctx, batch_size=8):
+        y = torch.stack([toks[s : s + t] for s in starts])
         x = torch.cat([torch.full((len(y), 1), bos), y[:, :-1]], 1)
         logits, _ = model(x)
         total += F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="sum").item()

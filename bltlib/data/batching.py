@@ -101,6 +101,19 @@ def sequential_windows(
     return _windows(ids, block_size, stride)  # checked here, not at the first next()
 
 
+def consecutive_windows(n: int, length: int, batch_size: int) -> list[tuple[list[int], int]]:
+    """Windows of ``length`` that cover positions ``0 .. n - 1`` once, in batches: ``(starts, length)``
+    pairs, the full windows ``batch_size`` at a time and a shorter last one on its own.
+
+    >>> consecutive_windows(10, 4, batch_size=2)
+    [([0, 4], 4), ([8], 2)]
+    """
+    full = list(range(0, n - length + 1, length))
+    batches = [(full[i : i + batch_size], length) for i in range(0, len(full), batch_size)]
+    tail = len(full) * length
+    return batches + ([([tail], n - tail)] if tail < n else [])
+
+
 def _windows(ids: torch.Tensor, block_size: int, stride: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     n_targets = len(ids) - 1
     for start in range(0, n_targets, stride):

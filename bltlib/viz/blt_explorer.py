@@ -42,7 +42,7 @@ from __future__ import annotations
 import functools
 import math
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -423,76 +423,45 @@ def explorer_figure(view: BLTView, widget: bool = False) -> go.Figure:
     )
     ygap = 1 if view.n_patches * k <= 48 else 0
     slot_patch = [s // k for s in range(view.n_patches * k)]
-    fig.add_trace(
-        go.Heatmap(
-            name="encoder",
-            z=view.encoder_mask.int().tolist(),
-            x=list(range(t_len)),
-            colorscale=[[0, "white"], [1, "#4c78a8"]],
-            zmin=0,
-            zmax=1,
-            showscale=False,
-            xgap=1,
-            ygap=ygap,
-            customdata=[
-                [
-                    f"slot {s} (patch {p}) {'reads' if m else 'does not read'} {h}"
-                    for h, m in zip(view.hover, row, strict=True)
-                ]
-                for s, (p, row) in enumerate(zip(slot_patch, view.encoder_mask.tolist(), strict=True))
-            ],
-            hovertemplate="%{customdata}<extra></extra>",
-        ),
-        row=2,
-        col=1,
-    )
-    slot = dict(mode="markers", hoverinfo="skip", showlegend=False)
-    fig.add_trace(
-        go.Scatter(
-            name="encoder selected",
-            x=[t],
-            y=[own * k + (k - 1) / 2],
-            marker=dict(symbol="circle-open", size=14, color="black", line=dict(width=2)),
-            **slot,
-        ),
-        row=2,
-        col=1,
-    )
+
+    def add_mask(
+        row: int, name: str, z: list, colorscale: list, zmax: int, say: Callable, patch: int
+    ) -> None:
+        """A [slot, byte] mask as a heatmap (hover: ``say(slot, patch, byte, value)``), and a ring
+        around the chosen byte in the slots of ``patch``."""
+        hover = [
+            [say(s, p, h, value) for h, value in zip(view.hover, values, strict=True)]
+            for s, (p, values) in enumerate(zip(slot_patch, z, strict=True))
+        ]
+        fig.add_trace(
+            go.Heatmap(
+                name=name, z=z, x=list(range(t_len)), colorscale=colorscale, zmin=0, zmax=zmax,
+                showscale=False, xgap=1, ygap=ygap, customdata=hover,
+                hovertemplate="%{customdata}<extra></extra>",
+            ),
+            row=row,
+            col=1,
+        )  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                name=f"{name} selected", x=[t], y=[patch * k + (k - 1) / 2], mode="markers",
+                marker=dict(symbol="circle-open", size=14, color="black", line=dict(width=2)),
+                hoverinfo="skip", showlegend=False,
+            ),
+            row=row,
+            col=1,
+        )  # fmt: skip
+
+    add_mask(
+        2, "encoder", view.encoder_mask.int().tolist(), [[0, "white"], [1, "#4c78a8"]], 1,
+        lambda s, p, h, m: f"slot {s} (patch {p}) {'reads' if m else 'does not read'} {h}", own,
+    )  # fmt: skip
     decoder = 2 * view.decoder_mask.int() + view.encoder_mask.int().T  # [T, P * k]
-    fig.add_trace(
-        go.Heatmap(
-            name="decoder",
-            z=decoder.T.tolist(),  # drawn with the bytes along x, like the encoder's
-            x=list(range(t_len)),
-            colorscale=[[0, "white"], [0.25, "white"], [0.25, OWN], [0.5, OWN], [0.5, READ], [1, READ]],
-            zmin=0,
-            zmax=3,
-            showscale=False,
-            xgap=1,
-            ygap=ygap,
-            customdata=[
-                [
-                    f"{h} {'reads' if z >= 2 else 'does not read'} slot {s} of patch {p}"
-                    for h, z in zip(view.hover, row, strict=True)
-                ]
-                for s, (p, row) in enumerate(zip(slot_patch, decoder.T.tolist(), strict=True))
-            ],
-            hovertemplate="%{customdata}<extra></extra>",
-        ),
-        row=3,
-        col=1,
-    )
-    fig.add_trace(
-        go.Scatter(
-            name="decoder selected",
-            x=[t],
-            y=[reads * k + (k - 1) / 2],
-            marker=dict(symbol="circle-open", size=14, color="black", line=dict(width=2)),
-            **slot,
-        ),
-        row=3,
-        col=1,
-    )
+    add_mask(
+        3, "decoder", decoder.T.tolist(),  # drawn with the bytes along x, like the encoder's
+        [[0, "white"], [0.25, "white"], [0.25, OWN], [0.5, OWN], [0.5, READ], [1, READ]], 3,
+        lambda s, p, h, z: f"{h} {'reads' if z >= 2 else 'does not read'} slot {s} of patch {p}", reads,
+    )  # fmt: skip
     fig.add_trace(
         go.Table(
             name="hash buckets",
