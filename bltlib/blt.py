@@ -32,6 +32,9 @@ from __future__ import annotations
 
 import json
 import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -40,11 +43,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from bltlib import flops
-from bltlib.data.batching import BYTE_VOCAB, EOS_ID, consecutive_windows
-from bltlib.patching import Patcher
+from bltlib.data.batching import BYTE_VOCAB, EOS_ID, OFFSET, consecutive_windows, encode_bytes
+from bltlib.entropy import entropy_from_logits, load_entropy_model
+from bltlib.patching import Patcher, lengths_from_start_mask
 from bltlib.rope import RotaryCache, interleaved_to_half
 from bltlib.train import CheckpointError, load_weights, read_metadata, save_weights
-from bltlib.transformer import IGNORE_INDEX, Block, RMSNorm, TransformerConfig, attend
+from bltlib.transformer import (
+    IGNORE_INDEX,
+    Block,
+    KVCache,
+    RMSNorm,
+    TransformerConfig,
+    TransformerLM,
+    check_sampling,
+    sample_next,
+)
 
 FORMAT = "bltlib.blt/1"
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "blt.safetensors"
@@ -373,12 +386,70 @@ class HashNgramEmbedding(nn.Module):
         return self.bytes(ids) + hashed.view(*ids.shape, -1)
 
 
-class CrossAttention(nn.Module):
-    """Queries ``x`` read ``kv`` under a boolean mask; RMSNorm on both sides, no positions (spec §3)."""
+def patches_read_bytes(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, pids: torch.Tensor) -> torch.Tensor:
+    """Each patch's query slots attend to that patch's bytes only: ``encoder_cross_mask`` as arithmetic.
 
-    def __init__(self, config: TransformerConfig) -> None:
+    ``q`` is ``[B, P, k, H, d]`` (``k`` slots per patch), ``k``/``v`` are ``[B, T, H_kv, d]`` and ``pids``
+    ``[B, T]`` the patch of each byte. A softmax over a *segment* of bytes: scores are computed for the
+    ``T x k`` (byte, slot) pairs that the mask allows, never for the ``T x P x k`` it forbids, so the
+    cost grows like ``T``, not ``T * P``. An empty patch reads nothing and gets 0, as under the mask.
+
+    >>> q = torch.zeros(1, 2, 1, 1, 1); kv = torch.tensor([[[[1.0]], [[3.0]], [[5.0]]]])
+    >>> patches_read_bytes(q, kv, kv, torch.tensor([[0, 1, 1]])).flatten().tolist()  # means of 1 | 3, 5
+    [1.0, 4.0]
+    """
+    b, n_patches, slots, heads, d = q.shape
+    k, v = (_repeat_heads(t, heads, dim=2) for t in (k, v))
+    # Number the patches of the whole batch 0 .. B*P - 1, so one index_add serves every row.
+    rows = (pids + n_patches * torch.arange(b, device=pids.device)[:, None]).flatten()
+    q_of_byte = q.flatten(0, 1).index_select(0, rows)  # [B*T, k, H, d]: the slots that read each byte
+    scores = (q_of_byte * k.flatten(0, 1)[:, None]).sum(-1) / math.sqrt(d)  # [B*T, k, H]
+    # Softmax within each patch: subtract the patch's max (detached: softmax does not depend on it).
+    peak = scores.new_full((b * n_patches, slots, heads), -torch.inf)
+    peak = peak.scatter_reduce(0, rows[:, None, None].expand_as(scores), scores.detach(), "amax")
+    weights = torch.exp(scores - peak.index_select(0, rows))
+    total = weights.new_zeros(b * n_patches, slots, heads).index_add(0, rows, weights)
+    summed = q.new_zeros(b * n_patches, slots, heads, d).index_add(
+        0, rows, weights[..., None] * v.flatten(0, 1)[:, None]
+    )
+    out = summed / total.clamp_min(torch.finfo(total.dtype).tiny)[..., None]
+    return out.view(b, n_patches, slots, heads, d)
+
+
+def bytes_read_patches(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dec_ids: torch.Tensor
+) -> torch.Tensor:
+    """Each byte attends to the ``k`` slots of one latent output: ``decoder_cross_mask`` as arithmetic.
+
+    ``q`` is ``[B, T, H, d]``, ``k``/``v`` ``[B, P, k, H_kv, d]`` and ``dec_ids`` ``[B, T]`` the patch each
+    byte reads. Gathering those ``k`` slots per byte replaces a ``[T, P * k]`` mask that is almost all False.
+
+    >>> kv = torch.tensor([[[[[1.0]], [[3.0]]], [[[5.0]], [[7.0]]]]])  # 2 patches x 2 slots
+    >>> bytes_read_patches(torch.zeros(1, 2, 1, 1), kv, kv, torch.tensor([[0, 1]])).flatten().tolist()
+    [2.0, 6.0]
+    """
+    heads, d = q.shape[2], q.shape[3]
+    k, v = (_repeat_heads(t, heads, dim=3) for t in (k, v))
+    index = dec_ids[:, :, None, None, None].expand(-1, -1, *k.shape[2:])
+    k_of_byte, v_of_byte = (t.gather(1, index) for t in (k, v))  # [B, T, k, H, d]
+    weights = torch.softmax((q[:, :, None] * k_of_byte).sum(-1) / math.sqrt(d), dim=2)  # over the k slots
+    return (weights[..., None] * v_of_byte).sum(2)
+
+
+def _repeat_heads(t: torch.Tensor, heads: int, dim: int) -> torch.Tensor:
+    """Grouped-query attention: key/value head ``j`` serves query heads ``j * g .. (j + 1) * g - 1``."""
+    groups = heads // t.shape[dim]
+    return t.repeat_interleave(groups, dim=dim) if groups > 1 else t
+
+
+class CrossAttention(nn.Module):
+    """Patches read their bytes (encoder) or bytes read their patch (decoder); RMSNorm on both sides, no
+    positions (spec §3). Which side may read which is fixed by patch ids, as the cross masks draw it."""
+
+    def __init__(self, config: TransformerConfig, slots: int, encoder: bool) -> None:
         super().__init__()
         self.n_heads, self.n_kv_heads, self.head_dim = config.n_heads, config.kv_heads, config.head_dim
+        self.slots, self.encoder = slots, encoder
         self.q_norm = RMSNorm(config.dim, config.norm_eps)
         self.kv_norm = RMSNorm(config.dim, config.norm_eps)
         self.q = nn.Linear(config.dim, config.n_heads * config.head_dim, bias=False)
@@ -386,15 +457,25 @@ class CrossAttention(nn.Module):
         self.v = nn.Linear(config.dim, config.kv_heads * config.head_dim, bias=False)
         self.out = nn.Linear(config.n_heads * config.head_dim, config.dim, bias=False)
 
-    def forward(self, x: torch.Tensor, kv: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        b, tq, _ = x.shape
-        q = self.q(self.q_norm(x)).view(b, tq, self.n_heads, self.head_dim).transpose(1, 2)
+    def forward(self, x: torch.Tensor, kv: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """Queries ``x [B, N, D]`` read ``kv [B, M, D]``.
+
+        Encoder: ``x`` holds ``P * k`` slots, ``kv`` the ``T`` bytes, ``ids`` each byte's patch.
+        Decoder: ``x`` holds the ``T`` bytes, ``kv`` the ``P * k`` slots, ``ids`` the patch each byte reads.
+        """
+        b, n, _ = x.shape
         kv = self.kv_norm(kv)
-        k, v = (p(kv).view(b, -1, self.n_kv_heads, self.head_dim).transpose(1, 2) for p in (self.k, self.v))
-        y = attend(q, k, v, mask[:, None])
+        q, k, v = self.q(self.q_norm(x)), self.k(kv), self.v(kv)
+        heads, kv_heads, d = self.n_heads, self.n_kv_heads, self.head_dim
+        if self.encoder:
+            q = q.view(b, n // self.slots, self.slots, heads, d)
+            y = patches_read_bytes(q, k.view(b, -1, kv_heads, d), v.view(b, -1, kv_heads, d), ids)
+        else:
+            k, v = (t.view(b, -1, self.slots, kv_heads, d) for t in (k, v))
+            y = bytes_read_patches(q.view(b, n, heads, d), k, v, ids)
         # The reference returns x + out and its caller adds x again (x <- 2x + out); the released
         # weights were trained that way, so the residual is doubled here on purpose.
-        return 2 * x + self.out(y.transpose(1, 2).reshape(b, tq, -1))
+        return 2 * x + self.out(y.reshape(b, n, -1))
 
 
 class LocalEncoder(nn.Module):
@@ -407,7 +488,8 @@ class LocalEncoder(nn.Module):
         self.cross_all = config.encoder_cross_all_layers
         self.layers = nn.ModuleList(Block(stack) for _ in range(stack.n_layers))
         self.cross = nn.ModuleList(
-            CrossAttention(stack) for _ in range(stack.n_layers if self.cross_all else 1)
+            CrossAttention(stack, self.k, encoder=True)
+            for _ in range(stack.n_layers if self.cross_all else 1)
         )
         self.query_proj = nn.Linear(stack.dim, stack.dim * self.k, bias=False)
         self.rope = RotaryCache(stack.head_dim, stack.max_seq_len, stack.rope_base)
@@ -416,17 +498,33 @@ class LocalEncoder(nn.Module):
         self, x: torch.Tensor, pids: torch.Tensor, n_patches: int, self_mask: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Byte states ``[B, T, D]`` and patch vectors ``[B, P, k * D]``."""
-        b, t, d = x.shape
-        cos, sin = self.rope(t)
-        cross_mask = encoder_cross_mask(pids, n_patches, self.k)
-        queries = None
+        states = self.byte_states(x, self_mask)
+        return states[-1], self.read_patches(states, pids, n_patches)
+
+    def byte_states(
+        self, x: torch.Tensor, self_mask: torch.Tensor | None = None, kv_caches: list[KVCache] | None = None
+    ) -> list[torch.Tensor]:
+        """The byte layers' outputs, one ``[B, T, D]`` per layer. With ``kv_caches``, ``x`` continues
+        the cached bytes. Cross-attention never writes into the bytes, so they need no patches."""
+        offset = 0 if kv_caches is None else kv_caches[0].length
+        cos, sin = self.rope(x.shape[1], offset)
+        states = []
         for i, layer in enumerate(self.layers):
-            x = layer(x, cos, sin, mask=self_mask)
-            if self.cross_all or i == len(self.layers) - 1:
+            x = layer(x, cos, sin, None if kv_caches is None else kv_caches[i], mask=self_mask)
+            states.append(x)
+        return states
+
+    def read_patches(self, states: list[torch.Tensor], pids: torch.Tensor, n_patches: int) -> torch.Tensor:
+        """``[B, P, k * D]``: each patch's ``k`` query slots, pooled from its bytes, read its bytes in the
+        cross-attention layers (after the last byte layer, or after each)."""
+        b, _, d = states[0].shape
+        queries = None
+        for i, x in enumerate(states):
+            if self.cross_all or i == len(states) - 1:
                 if queries is None or self.repool:
                     queries = self.query_proj(pool_patches(x, pids, n_patches)).view(b, n_patches * self.k, d)
-                queries = self.cross[i if self.cross_all else 0](queries, x, cross_mask)
-        return x, queries.view(b, n_patches, self.k * d)
+                queries = self.cross[i if self.cross_all else 0](queries, x, pids)
+        return queries.view(b, n_patches, self.k * d)
 
 
 class LatentTransformer(nn.Module):
@@ -440,11 +538,14 @@ class LatentTransformer(nn.Module):
         self.layers = nn.ModuleList(Block(stack) for _ in range(stack.n_layers))
         self.rope = RotaryCache(stack.head_dim, stack.max_seq_len, stack.rope_base)
 
-    def forward(self, patches: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        self, patches: torch.Tensor, mask: torch.Tensor | None, kv_caches: list[KVCache] | None = None
+    ) -> torch.Tensor:
+        """Latent outputs ``[B, P, latent_dim]``; with ``kv_caches``, ``patches`` continue the cached ones."""
         h = self.in_proj(patches) if self.in_proj is not None else patches
-        cos, sin = self.rope(h.shape[1])
-        for layer in self.layers:
-            h = layer(h, cos, sin, mask=mask)
+        cos, sin = self.rope(h.shape[1], 0 if kv_caches is None else kv_caches[0].length)
+        for i, layer in enumerate(self.layers):
+            h = layer(h, cos, sin, None if kv_caches is None else kv_caches[i], mask=mask)
         return h
 
 
@@ -457,7 +558,8 @@ class LocalDecoder(nn.Module):
         self.k, self.cross_all = config.cross_attn_k, config.decoder_cross_all_layers
         self.slot_proj = nn.Linear(config.latent_dim, stack.dim * self.k, bias=False)
         self.cross = nn.ModuleList(
-            CrossAttention(stack) for _ in range(stack.n_layers if self.cross_all else 1)
+            CrossAttention(stack, self.k, encoder=False)
+            for _ in range(stack.n_layers if self.cross_all else 1)
         )
         self.layers = nn.ModuleList(Block(stack) for _ in range(stack.n_layers))
         self.norm = RMSNorm(stack.dim, stack.norm_eps)
@@ -465,17 +567,23 @@ class LocalDecoder(nn.Module):
         self.rope = RotaryCache(stack.head_dim, stack.max_seq_len, stack.rope_base)
 
     def forward(
-        self, x: torch.Tensor, latent: torch.Tensor, dec_ids: torch.Tensor, self_mask: torch.Tensor | None
+        self,
+        x: torch.Tensor,
+        latent: torch.Tensor,
+        dec_ids: torch.Tensor,
+        self_mask: torch.Tensor | None,
+        kv_caches: list[KVCache] | None = None,
     ) -> torch.Tensor:
+        """Logits ``[B, T, 260]`` for byte states ``x``, position ``t`` reading latent output ``dec_ids[t]``;
+        with ``kv_caches``, ``x`` continues the cached bytes."""
         b, t, d = x.shape
         n_patches = latent.shape[1]
         slots = self.slot_proj(latent).view(b, n_patches * self.k, d)
-        cross_mask = decoder_cross_mask(dec_ids, n_patches, self.k)
-        cos, sin = self.rope(t)
+        cos, sin = self.rope(t, 0 if kv_caches is None else kv_caches[0].length)
         for i, layer in enumerate(self.layers):
             if self.cross_all or i == 0:
-                x = self.cross[i](x, slots, cross_mask)
-            x = layer(x, cos, sin, mask=self_mask)
+                x = self.cross[i](x, slots, dec_ids)
+            x = layer(x, cos, sin, None if kv_caches is None else kv_caches[i], mask=self_mask)
         return self.head(self.norm(x))
 
 
@@ -515,6 +623,14 @@ class BLT(nn.Module):
         last patch holds the next, unseen byte) or ``T``; trailing zeros pad a batch.
         """
         check_inputs(ids, patch_lengths, self.config)
+        logits = self._logits(ids, patch_lengths)
+        if targets is None:
+            return logits, None
+        check_targets(targets, ids)
+        loss = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX)
+        return logits, loss
+
+    def _logits(self, ids: torch.Tensor, patch_lengths: torch.Tensor) -> torch.Tensor:
         b, t = ids.shape
         n_patches = patch_lengths.shape[1]
         pids = patch_ids(patch_lengths, t)
@@ -525,12 +641,82 @@ class BLT(nn.Module):
         x = self.embed(ids)
         h, patches = self.encoder(x, pids, n_patches, self_mask)
         latent = self.latent(patches, latent_attn_mask)
-        logits = self.decoder(h, latent, decoder_patch_ids(patch_lengths, t), self_mask)
-        if targets is None:
-            return logits, None
-        check_targets(targets, ids)
-        loss = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX)
-        return logits, loss
+        return self.decoder(h, latent, decoder_patch_ids(patch_lengths, t), self_mask)
+
+    # ------------------------------------------------------------------------- generation
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        prompt: str | bytes,
+        max_new_bytes: int,
+        *,
+        temperature: float = 0.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        cached: bool = True,
+    ) -> Generation:
+        """Continue ``prompt`` by up to ``max_new_bytes`` bytes (an EOS ends it early), patching as it goes
+        with ``self.patcher`` (``load_blt`` sets the shipped one, entropy model included).
+
+        ``cached=True`` is patch-aware: KV caches in the entropy model, the local encoder, the latent
+        model and the local decoder, and the latent model takes one step only when a patch closes.
+        ``cached=False`` is the reference, as the official ``generate_nocache``: entropies, patches and
+        the whole BLT recomputed over the whole sequence for every byte. Both give the same bytes.
+
+        ``temperature = 0`` is greedy; otherwise sampling with ``top_k``/``top_p``, reproducible with
+        ``seed``. A prompt longer than ``max_seq_len - 1`` bytes keeps its last bytes. The sequence may
+        grow past ``max_seq_len`` when the local models (and the entropy model) use sliding windows: a
+        window makes positions relative, so longer rotary tables compute what the model computes
+        within its length. The latent model holds at most ``patch_capacity`` patches.
+        """
+        ids = self._prompt_ids(prompt)
+        if isinstance(max_new_bytes, bool) or not isinstance(max_new_bytes, int) or max_new_bytes < 0:
+            raise ValueError(f"max_new_bytes must be a non-negative int, got {max_new_bytes!r}")
+        check_sampling(temperature, top_k, top_p)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+        patcher = self._generation_patcher()
+        generator = None if seed is None else torch.Generator().manual_seed(seed)
+
+        def pick(logits: torch.Tensor) -> int:
+            # Only bytes or EOS can come next: PAD, BOS and the BPE marker are not outputs.
+            logits = logits.float().masked_fill(NOT_GENERATED.to(logits.device), float("-inf"))
+            return int(sample_next(logits, temperature, top_k, top_p, generator))
+
+        length = ids.shape[1] + max_new_bytes  # positions the models may have to hold
+        was_training = self.training
+        self.eval()
+        try:
+            with _reach(self, patcher.entropy_model, length):
+                run = _generate_cached if cached else _generate_uncached
+                return run(self, patcher, ids.to(next(self.parameters()).device), max_new_bytes, pick)
+        finally:
+            self.train(was_training)
+
+    def _prompt_ids(self, prompt: object) -> torch.Tensor:
+        if isinstance(prompt, str):
+            data = prompt.encode("utf-8")
+        elif isinstance(prompt, bytes | bytearray):
+            data = bytes(prompt)
+        else:
+            raise TypeError(f"prompt must be str or bytes, got {type(prompt).__name__}")
+        if not data:
+            raise ValueError("the prompt is empty: give at least one byte to continue")
+        return encode_bytes(data[-(self.config.max_seq_len - 1) :], bos=True)[None]
+
+    def _generation_patcher(self) -> Patcher:
+        patcher = self.patcher
+        if patcher is None:
+            raise ValueError(
+                "model.patcher is None: set it to a bltlib.patching.Patcher (load_blt() sets the shipped one)"
+            )
+        if patcher.scheme == "entropy" and patcher.entropy_model is None:
+            raise ValueError(
+                "entropy patching needs the entropy model: Patcher(..., entropy_model=load_entropy_model())"
+            )
+        return patcher
 
     # ------------------------------------------------------------------------- Hugging Face
 
@@ -583,6 +769,227 @@ class BLT(nn.Module):
         """Forward FLOPs per byte by part: see :meth:`BLTConfig.flops_per_byte`."""
         return self.config.flops_per_byte(patch_size, context_bytes)
 
+
+# ----------------------------------------------------------------------------- generation
+
+NOT_GENERATED = torch.tensor([i < OFFSET and i != EOS_ID for i in range(BYTE_VOCAB)])
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What :meth:`BLT.generate` made, and what each part of the model did to make it.
+
+    Positions count in ``[BOS] + prompt + new bytes``. ``entropies[i]`` is the entropy model's
+    uncertainty about byte ``i + 1`` (nats; empty without an entropy model). ``latent_positions``
+    lists the positions after which a patch closed and the latent model ran. ``counts`` says how many
+    positions each part processed (bytes; patches for the latent model); ``seconds`` is the time taken
+    to predict each new byte.
+    """
+
+    prompt: bytes
+    bytes: bytes
+    patch_lengths: list[int]
+    entropies: list[float]
+    latent_positions: list[int]
+    counts: dict[str, int]
+    seconds: list[float]
+
+    @property
+    def text(self) -> str:
+        """The new bytes as text; invalid UTF-8 (e.g. a character cut in half) shows as U+FFFD."""
+        return self.bytes.decode("utf-8", errors="replace")
+
+
+@contextmanager
+def _reach(model: BLT, entropy_model: TransformerLM | None, length: int) -> Iterator[None]:
+    """Rotary tables for ``length`` positions in the local models and the entropy model, for the
+    duration of a generation. Only a model with a sliding window may go past its length: its
+    attention sees relative positions only, so the longer table changes nothing it computed before."""
+    c = model.config
+    swaps = []  # (module, its rotary cache, head size)
+    if length > c.max_seq_len:
+        if c.local_window is None:
+            raise ValueError(
+                f"prompt + new bytes need {length} positions, beyond max_seq_len {c.max_seq_len}, and the "
+                "local models have no sliding window to go further: ask for fewer new bytes"
+            )
+        swaps += [(part, part.rope, c.encoder_stack().head_dim) for part in (model.encoder, model.decoder)]
+    if entropy_model is not None and length > entropy_model.max_seq_len:
+        ec = entropy_model.config
+        if ec.sliding_window is None or ec.rope_scaling is not None:
+            raise ValueError(
+                f"prompt + new bytes need {length} positions; the entropy model holds "
+                f"{entropy_model.max_seq_len} and has no sliding window (or has a length-dependent RoPE "
+                "scaling) to go further"
+            )
+        swaps.append((entropy_model, entropy_model.rope, ec.head_dim))
+    try:
+        for part, old, head_dim in swaps:
+            part.rope = RotaryCache(head_dim, length, old.base).to(old.cos.device)
+        yield
+    finally:
+        for part, old, _ in swaps:
+            part.rope = old
+
+
+def _entropies(entropy_model: TransformerLM | None, ids: torch.Tensor, caches: list[KVCache] | None = None):
+    """Next-byte entropies ``[1, T]`` of ``ids`` (continuing ``caches``), or ``None`` without a model."""
+    if entropy_model is None:
+        return None
+    return entropy_from_logits(entropy_model(ids, kv_caches=caches)[0].float())
+
+
+def _record(
+    ids: torch.Tensor, n_prompt: int, new: list[int], starts: list[bool], entropies: list[float]
+) -> dict[str, object]:
+    """The Generation fields both paths share, for the ``N`` positions of ``[BOS] + prompt + new``: patch
+    starts decided for positions ``0 .. N - 1`` (the patch of the last byte is still open)."""
+    n = n_prompt + len(new)
+    starts = starts[:n]
+    return dict(
+        prompt=bytes(b - OFFSET for b in ids[0, 1:n_prompt].tolist()),
+        bytes=bytes(b - OFFSET for b in new),
+        patch_lengths=lengths_from_start_mask(torch.tensor([starts]))[0].tolist(),
+        entropies=entropies[: n - 1],
+        latent_positions=[p - 1 for p in range(1, n) if starts[p]],
+    )
+
+
+def _latent_room(model: BLT, n_patches: int) -> None:
+    if n_patches > model.config.patch_capacity:
+        raise ValueError(
+            f"the sequence now has {n_patches} patches; the latent model holds "
+            f"{model.config.patch_capacity}: ask for fewer new bytes or a shorter prompt"
+        )
+
+
+def _generate_uncached(
+    model: BLT, patcher: Patcher, ids: torch.Tensor, max_new: int, pick: Callable[[torch.Tensor], int]
+) -> Generation:
+    """The reference: entropies, patches and all of the BLT recomputed over the whole sequence per byte."""
+    n_prompt = ids.shape[1]
+    counts = dict.fromkeys(COMPONENTS, 0)
+    new, seconds = [], []
+    while True:
+        tick = time.perf_counter()
+        t = ids.shape[1]
+        entropies = _entropies(patcher.entropy_model, ids)
+        starts = patcher.start_mask(ids, entropies)
+        if len(new) == max_new:
+            break
+        lengths = lengths_from_start_mask(starts)
+        _latent_room(model, lengths.shape[1])
+        nxt = pick(model._logits(ids, lengths)[:, -1])
+        seconds.append(time.perf_counter() - tick)
+        ran = (0 if entropies is None else t, t, lengths.shape[1], t)
+        for part, n in zip(COMPONENTS, ran, strict=True):
+            counts[part] += n
+        if nxt == EOS_ID:
+            break
+        new.append(nxt)
+        ids = torch.cat([ids, ids.new_tensor([[nxt]])], 1)
+    entropies = [] if entropies is None else entropies[0].tolist()
+    return Generation(
+        **_record(ids, n_prompt, new, starts[0].tolist(), entropies), counts=counts, seconds=seconds
+    )
+
+
+def _generate_cached(
+    model: BLT, patcher: Patcher, ids: torch.Tensor, max_new: int, pick: Callable[[torch.Tensor], int]
+) -> Generation:
+    """Patch-aware generation with KV caches: per byte, one step of the entropy model, the encoder and
+    the decoder; one latent step only when the entropy step closes a patch (spec §7)."""
+    c, em = model.config, patcher.entropy_model
+    device, dtype = ids.device, next(model.parameters()).dtype
+    n_prompt = ids.shape[1]
+    capacity = n_prompt + max_new  # positions the byte-level caches may have to hold
+    local, latent = c.encoder_stack(), c.latent_stack()
+
+    def caches(stack: TransformerConfig, n_layers: int, size: int) -> list[KVCache]:
+        return [KVCache(1, stack.kv_heads, stack.head_dim, size, device, dtype) for _ in range(n_layers)]
+
+    enc_caches, dec_caches = (
+        caches(local, c.encoder_layers, capacity),
+        caches(local, c.decoder_layers, capacity),
+    )
+    lat_caches = caches(latent, c.latent_layers, c.patch_capacity)
+    ent_caches = em.new_kv_caches(1, capacity) if em is not None else None
+    counts = dict.fromkeys(COMPONENTS, 0)
+    # Each encoder layer's byte states: a closing patch's query slots read its bytes' states.
+    states = [
+        torch.zeros(1, capacity, c.local_dim, device=device, dtype=dtype) for _ in range(c.encoder_layers)
+    ]
+    longest_ngram = max(c.ngram_sizes)
+
+    def read_bytes(x: torch.Tensor, at: int) -> torch.Tensor:
+        """Encoder states of the bytes ``x`` at positions ``at ..``, kept; the last layer's returned."""
+        for layer_states, h in zip(states, model.encoder.byte_states(x, kv_caches=enc_caches), strict=True):
+            layer_states[:, at : at + h.shape[1]] = h
+        counts["encoder"] += x.shape[1]
+        return h
+
+    def close_patches(spans: list[tuple[int, int]]) -> torch.Tensor:
+        """One latent step per closed patch (``spans`` of byte positions); their latent outputs."""
+        _latent_room(model, lat_caches[0].length + len(spans))
+        first, end = spans[0][0], spans[-1][1]
+        pids = torch.cat([torch.full((e - s,), i, device=device) for i, (s, e) in enumerate(spans)])[None]
+        vectors = model.encoder.read_patches([h[:, first:end] for h in states], pids, len(spans))
+        counts["latent model"] += len(spans)
+        return model.latent(vectors, None, lat_caches)
+
+    def decode(h: torch.Tensor, latent_out: torch.Tensor, dec_ids: torch.Tensor) -> torch.Tensor:
+        counts["decoder"] += h.shape[1]
+        return model.decoder(h, latent_out, dec_ids, None, dec_caches)[:, -1]
+
+    # The prompt, all at once: entropies, patch starts up to the next byte, closed patches, decoder.
+    tick = time.perf_counter()
+    entropy_list: list[float] = []
+    e = _entropies(em, ids, ent_caches)
+    if e is not None:
+        counts["entropy model"] += n_prompt
+        entropy_list = e[0].tolist()
+    starts = patcher.start_mask(ids, e)[0].tolist()  # positions 0 .. n_prompt (the next byte)
+    h = read_bytes(model.embed(ids), 0)
+    bounds = [p for p in range(len(starts)) if starts[p]]
+    open_start = bounds[-1]  # the patch still open holds positions open_start .. (and the next byte)
+    latent_out = close_patches(list(zip(bounds[:-1], bounds[1:], strict=True)))
+    lengths = lengths_from_start_mask(torch.tensor([starts], device=device))
+    logits = decode(h, latent_out, decoder_patch_ids(lengths, n_prompt))
+    current = latent_out[:, -1:]  # what the open patch's bytes read: the last closed patch's output
+
+    # The whole sequence so far and its entropies, in place: the patcher's rules read them.
+    seq = torch.cat([ids, ids.new_zeros(1, max_new)], 1)
+    seen = None if e is None else torch.cat([e, e.new_zeros(1, max_new)], 1)
+    new, seconds = [], []
+    for _ in range(max_new):
+        nxt = pick(logits)
+        seconds.append(time.perf_counter() - tick)
+        if nxt == EOS_ID:
+            break
+        new.append(nxt)
+        pos = n_prompt + len(new) - 1
+        seq[0, pos] = nxt
+        if len(new) == max_new:
+            break  # nothing will read this byte's states
+        tick = time.perf_counter()
+        e = _entropies(em, seq[:, pos : pos + 1], ent_caches)
+        if e is not None:
+            counts["entropy model"] += 1
+            seen[0, pos] = e[0, 0]
+            entropy_list.append(e[0, 0].item())
+        window = None if seen is None else seen[:, : pos + 1]
+        starts.append(
+            bool(patcher.start_mask(seq[:, : pos + 1], window)[0, -1])
+        )  # does the next byte open a patch?
+        h = read_bytes(model.embed(seq[:, max(0, pos + 1 - longest_ngram) : pos + 1])[:, -1:], pos)
+        if starts[-1]:
+            current = close_patches([(open_start, pos + 1)])
+            open_start = pos + 1
+        logits = decode(h, current, torch.zeros(1, 1, dtype=torch.long, device=device))
+    return Generation(**_record(ids, n_prompt, new, starts, entropy_list), counts=counts, seconds=seconds)
+
+
+COMPONENTS = ("entropy model", "encoder", "latent model", "decoder")
 
 # ----------------------------------------------------------------------------- input checks
 
@@ -848,7 +1255,7 @@ def blt_card(path: str | Path | None = None) -> dict:
 def load_blt(path: str | Path | None = None, device: torch.device | str = "cpu") -> BLT:
     """Load a BLT saved by :func:`save_blt` (default: the one shipped in ``bltlib/weights/``), in eval
     mode on ``device``, with ``model.patcher`` set from its card (the shipped model: entropy patching at
-    the threshold it was trained with)."""
+    the threshold it was trained with, by the shipped entropy model), ready to :meth:`~BLT.generate`."""
     path = Path(path) if path is not None else DEFAULT_WEIGHTS
     metadata = _metadata(path)
     try:
@@ -860,9 +1267,10 @@ def load_blt(path: str | Path | None = None, device: torch.device | str = "cpu")
     model = load_weights(BLT(config), path)
     patcher = json.loads(metadata.get("card", "{}")).get("patcher")
     if patcher:
-        model.patcher = Patcher(
-            **{k: v for k, v in patcher.items() if k in ("scheme", "threshold", "patch_size")}
-        )
+        rule = {k: v for k, v in patcher.items() if k in ("scheme", "threshold", "patch_size", "monotonic")}
+        # Entropy patching reads the shipped entropy model (the one the BLT was trained on).
+        entropy_model = load_entropy_model(device=device) if rule.get("scheme") == "entropy" else None
+        model.patcher = Patcher(**rule, entropy_model=entropy_model)
     return model.to(device).eval()
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Real
 from typing import Protocol
 
@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from bltlib.data.batching import OFFSET  # byte b has id b + OFFSET; ids below it are special (BOS, ...)
+from bltlib.transformer import TransformerLM
 
 FIRST_STARTS = (0, 1)  # the reference forces these two starts: [BOS] is a patch of its own
 ByteSeq = str | bytes | Sequence[int] | np.ndarray | torch.Tensor
@@ -467,6 +468,8 @@ class Patcher:
     threshold: float | None = None
     patch_size: int | None = None
     monotonic: bool = False
+    # The byte model whose entropies the entropy scheme reads when generating (``BLT.generate``).
+    entropy_model: TransformerLM | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.scheme not in SCHEMES:

@@ -172,9 +172,48 @@ def attend(
     groups = q.shape[1] // k.shape[1]
     if groups > 1:
         k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
+    mask = mask.view((1,) * (4 - mask.dim()) + mask.shape)  # 4-D: SDPA's fused CPU kernel needs it
     sees_any = mask.any(-1, keepdim=True)
     y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask | ~sees_any, dropout_p=dropout_p)
     return y * sees_any
+
+
+def window_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int, dropout_p: float = 0.0
+) -> torch.Tensor:
+    """Causal sliding-window attention (``[B, H, T, d]`` in and out) in blocks of ``window`` queries.
+
+    A query sees at most ``window`` keys, all in its own block or the one before, so each block of
+    ``window`` queries is scored against ``2 * window`` keys instead of all ``T``: the work grows like
+    ``T * window``, not ``T ** 2``. Same result as SDPA under ``dense_mask(T, T, window)``.
+
+    >>> q = k = v = torch.randn(1, 1, 10, 4)
+    >>> full = F.scaled_dot_product_attention(q, k, v, attn_mask=dense_mask(10, 10, sliding_window=3))
+    >>> torch.allclose(window_attention(q, k, v, window=3), full, atol=1e-6)
+    True
+    """
+    t, w = q.shape[2], window
+    n_blocks = -(-t // w)
+    pad = n_blocks * w - t  # padded keys are in every real query's future; padded queries are dropped
+
+    def blocks(x: torch.Tensor) -> torch.Tensor:  # [B, H, T, d] -> [B, H, n_blocks, w, d]
+        return F.pad(x, (0, 0, 0, pad)).unflatten(2, (n_blocks, w))
+
+    def with_previous(x: torch.Tensor) -> torch.Tensor:  # each block's keys: the block before, then its own
+        x = blocks(x)
+        return torch.cat([F.pad(x, (0, 0, 0, 0, 1, 0))[:, :, :-1], x], dim=3)
+
+    i = torch.arange(w, device=q.device)[:, None]
+    j = torch.arange(2 * w, device=q.device)[None, :]
+    mask = (j > i) & (j <= i + w)  # key j of the pair sits j - w positions after the block's start
+    first = torch.arange(n_blocks, device=q.device)[:, None, None] == 0
+    mask = mask & ~(first & (j < w))  # block 0 has no block before it
+    # Blocks join the head axis: SDPA's fused CPU kernel takes 4-D inputs and masks only (else the slow path).
+    b, h = q.shape[:2]
+    mask = mask.expand(h, n_blocks, w, 2 * w).reshape(1, h * n_blocks, w, 2 * w)
+    q, k, v = blocks(q).flatten(1, 2), with_previous(k).flatten(1, 2), with_previous(v).flatten(1, 2)
+    y = F.scaled_dot_product_attention(q, k, v, mask, dropout_p)
+    return y.view(b, h, n_blocks * w, -1)[:, :, :t]
 
 
 # --------------------------------------------------------------------------- blocks
@@ -289,16 +328,25 @@ class Attention(nn.Module):
         dropout_p = self.dropout if self.training else 0.0
         if mask is not None:
             y = attend(q, k, v, mask, dropout_p)
+        elif t == 1 and kv_cache is not None:
+            # One new token (decoding): every cached key is in its past; the window keeps the last ones.
+            if self.sliding_window is not None:
+                k, v = k[:, :, -self.sliding_window :], v[:, :, -self.sliding_window :]
+            gqa = self.n_kv_heads != self.n_heads
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, enable_gqa=gqa)
         elif self.n_kv_heads != self.n_heads:
             y = attend(q, k, v, dense_mask(q.shape[2], k.shape[2], self.sliding_window, x.device), dropout_p)
         elif self._use_flex(x, kv_cache):
             # flex attention has no dropout argument; dropout > 0 falls back to SDPA in _use_flex.
             y = _flex_attention()(q, k, v, block_mask=_block_mask(t, self.sliding_window, x.device))
+        elif self.sliding_window is not None and kv_cache is None and t > 2 * self.sliding_window:
+            # Long inputs: score each block of queries against the keys in its reach only.
+            y = window_attention(q, k, v, self.sliding_window, dropout_p)
         elif self.sliding_window is None and q.shape[2] == k.shape[2]:
             # Plain causal, no cache offset: SDPA's built-in causal path (flash kernel on CUDA).
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
         else:
-            mask = dense_mask(q.shape[2], k.shape[2], self.sliding_window, x.device)
+            mask = dense_mask(q.shape[2], k.shape[2], self.sliding_window, x.device)[None, None]
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
         return self.resid_dropout(self.out(y.transpose(1, 2).reshape(b, t, dim)))
 
@@ -341,6 +389,58 @@ class Block(nn.Module):
     ) -> torch.Tensor:
         x = x + self.attn(self.attn_norm(x), cos, sin, kv_cache, mask)
         return x + self.mlp(self.mlp_norm(x))
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def check_sampling(temperature: float, top_k: int | None = None, top_p: float | None = None) -> None:
+    """A clear error for sampling settings that mean nothing (see :func:`sample_next`)."""
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or temperature < 0:
+        raise ValueError(f"temperature must be a number >= 0 (0 = greedy), got {temperature!r}")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
+    if top_p is not None and (
+        isinstance(top_p, bool) or not isinstance(top_p, int | float) or not 0 < top_p <= 1
+    ):
+        raise ValueError(f"top_p must be in (0, 1] or None, got {top_p!r}")
+
+
+def sample_next(
+    logits: torch.Tensor,
+    temperature: float,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """The next token ``[B, 1]`` from last-position logits ``[B, vocab]``.
+
+    ``temperature = 0`` is greedy (argmax); otherwise sample from ``softmax(logits / temperature)`` among
+    the ``top_k`` most likely tokens and the smallest set whose probability reaches ``top_p`` (nucleus).
+
+    >>> sample_next(torch.tensor([[0.0, 3.0, 1.0]]), temperature=0).tolist()
+    [[1]]
+    >>> g = torch.Generator().manual_seed(0)
+    >>> sample_next(torch.tensor([[0.0, 3.0, 2.9]]), temperature=1.0, top_p=0.01, generator=g).tolist()
+    [[1]]
+    """
+    logits = logits.float()
+    if temperature == 0:
+        return logits.argmax(-1, keepdim=True)
+    logits = logits / temperature
+    if top_k is not None:
+        kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None:
+        sorted_logits, order = logits.sort(-1, descending=True)
+        probs = sorted_logits.softmax(-1)
+        # Drop a token when the more likely ones already reach top_p (the most likely always stays).
+        drop = probs.cumsum(-1) - probs >= top_p
+        logits = logits.masked_fill(torch.zeros_like(drop).scatter(-1, order, drop), float("-inf"))
+    probs = F.softmax(logits, dim=-1)
+    # Sample where the generator lives (a CPU generator is the common, reproducible case).
+    where = generator.device if generator is not None else probs.device
+    return torch.multinomial(probs.to(where), 1, generator=generator).to(logits.device)
 
 
 # --------------------------------------------------------------------------- model
@@ -424,6 +524,12 @@ class TransformerLM(nn.Module):
             for _ in range(c.n_layers)
         ]
 
+    def embed(self, idx: torch.Tensor) -> torch.Tensor:
+        """Input vectors ``[B, T, dim]`` for token ids ``idx``; :meth:`forward` applies dropout after.
+
+        A subclass overrides this to add further embeddings (``bltlib.charaware``)."""
+        return self.tok_emb(idx)
+
     def forward(
         self,
         idx: torch.Tensor,
@@ -452,7 +558,7 @@ class TransformerLM(nn.Module):
                 f"to evaluate longer contexts on purpose, call model.set_rope(scaling=..., max_seq_len=...)"
             )
         cos, sin = self.rope(t, offset)
-        x = self.drop(self.tok_emb(idx))
+        x = self.drop(self.embed(idx))
         for i, layer in enumerate(self.layers):
             x = layer(x, cos, sin, None if kv_caches is None else kv_caches[i])
         logits = self.lm_head(self.norm(x))
@@ -501,10 +607,7 @@ class TransformerLM(nn.Module):
         """
         if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be a non-negative int, got {max_new_tokens!r}")
-        if temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {temperature}")
-        if top_k is not None and not (isinstance(top_k, int) and top_k >= 1):
-            raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
+        check_sampling(temperature, top_k)
         self._check_tokens(idx, "idx")
         total = idx.shape[1] + max_new_tokens
         if total > self.max_seq_len:
@@ -518,18 +621,7 @@ class TransformerLM(nn.Module):
         logits, _ = self(idx, kv_caches=caches)
         out = [idx]
         for step in range(max_new_tokens):
-            last = logits[:, -1, :].float()
-            if temperature == 0:
-                nxt = last.argmax(-1, keepdim=True)
-            else:
-                last = last / temperature
-                if top_k is not None:
-                    kth = torch.topk(last, min(top_k, last.size(-1))).values[:, -1:]
-                    last = last.masked_fill(last < kth, float("-inf"))
-                probs = F.softmax(last, dim=-1)
-                # Sample where the generator lives (a CPU generator is the common, reproducible case).
-                where = generator.device if generator is not None else probs.device
-                nxt = torch.multinomial(probs.to(where), 1, generator=generator).to(idx.device)
+            nxt = sample_next(logits[:, -1], temperature, top_k, generator=generator)
             out.append(nxt)
             if step + 1 < max_new_tokens:
                 logits, _ = self(nxt, kv_caches=caches)

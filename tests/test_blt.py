@@ -22,6 +22,7 @@ from bltlib.blt import (
     BLTConfig,
     bits_per_byte,
     blt_card,
+    bytes_read_patches,
     config_from_hf,
     config_to_hf,
     decoder_cross_mask,
@@ -34,12 +35,13 @@ from bltlib.blt import (
     local_mask,
     patch_documents,
     patch_ids,
+    patches_read_bytes,
     pool_patches,
     save_blt,
 )
 from bltlib.patching import Patcher, patch_ids_from_lengths
 from bltlib.train import CheckpointError, TrainConfig, Trainer
-from bltlib.transformer import IGNORE_INDEX
+from bltlib.transformer import IGNORE_INDEX, attend
 
 # The official primes (reference/blt_spec.md section 2), copied here so the table is checked too.
 SPEC_PRIMES = [
@@ -239,6 +241,51 @@ def test_cross_masks_shapes_and_k_repetition():
     assert dec.shape == (1, 4, 9)
     for t in range(4):
         assert dec[0, t].tolist() == [dec_ids[0, t].item() == s // 3 for s in range(9)]
+
+
+@pytest.mark.parametrize("kv_heads", [4, 2, 1])
+def test_cross_attention_by_patch_ids_equals_attention_under_the_cross_masks(kv_heads):
+    # The model never builds the [P*k, T] / [T, P*k] masks; its index arithmetic must give the same
+    # outputs and gradients as masked attention, including an empty patch (id 2 below) and padding.
+    torch.manual_seed(0)
+    b, t, k, heads, d = 2, 9, 2, 4, 8
+    lengths = torch.tensor([[1, 3, 0, 4, 2], [1, 6, 3, 0, 0]])
+    n_patches = lengths.shape[1]
+    pids, dec_ids = patch_ids(lengths, t), decoder_patch_ids(lengths, t)
+    q_slots = torch.randn(b, n_patches, k, heads, d, requires_grad=True)
+    q_bytes = torch.randn(b, t, heads, d, requires_grad=True)
+    k_bytes, v_bytes = (torch.randn(b, t, kv_heads, d, requires_grad=True) for _ in range(2))
+    k_slots, v_slots = (torch.randn(b, n_patches, k, kv_heads, d, requires_grad=True) for _ in range(2))
+
+    def heads_first(x):  # [B, N, H, d] -> [B, H, N, d]
+        return x.transpose(1, 2)
+
+    enc = patches_read_bytes(q_slots, k_bytes, v_bytes, pids)
+    enc_ref = attend(
+        heads_first(q_slots.flatten(1, 2)),
+        heads_first(k_bytes),
+        heads_first(v_bytes),
+        encoder_cross_mask(pids, n_patches, k)[:, None],
+    )
+    torch.testing.assert_close(enc.flatten(1, 2), heads_first(enc_ref), atol=1e-6, rtol=1e-5)
+    assert enc[0, 2].abs().max() == 0  # the empty patch reads nothing
+    dec = bytes_read_patches(q_bytes, k_slots, v_slots, dec_ids)
+    dec_ref = attend(
+        heads_first(q_bytes),
+        heads_first(k_slots.flatten(1, 2)),
+        heads_first(v_slots.flatten(1, 2)),
+        decoder_cross_mask(dec_ids, n_patches, k)[:, None],
+    )
+    torch.testing.assert_close(dec, heads_first(dec_ref), atol=1e-6, rtol=1e-5)
+
+    leaves = (q_slots, q_bytes, k_bytes, v_bytes, k_slots, v_slots)
+    weights = torch.randn(enc.numel() + dec.numel())
+    ours = torch.autograd.grad(torch.cat([enc.flatten(), dec.flatten()]) @ weights, leaves)
+    theirs = torch.autograd.grad(
+        torch.cat([heads_first(enc_ref).flatten(), heads_first(dec_ref).flatten()]) @ weights, leaves
+    )
+    for got, want in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
 
 
 # ----------------------------------------------------------------------------- document masks

@@ -340,7 +340,7 @@ def test_bad_targets():
             r"prompt of 4 tokens \+ 30 new ones = 34 exceeds the model's max_seq_len 24",
         ),
         ({"max_new_tokens": -1}, "max_new_tokens must be a non-negative int"),
-        ({"max_new_tokens": 2, "temperature": -1.0}, "temperature must be >= 0"),
+        ({"max_new_tokens": 2, "temperature": -1.0}, "temperature must be a number >= 0"),
         ({"max_new_tokens": 2, "top_k": 0}, "top_k must be a positive int or None, got 0"),
     ],
 )

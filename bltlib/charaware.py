@@ -1,0 +1,442 @@
+"""Lesson 5's question: does a character-aware token embedding help a token model with character tasks?
+
+A BPE model sees ``" strawberry"`` as one or two ids and never the letters inside. One proposed fix adds a
+*char embedding*: an LSTM reads the bytes of each token, and its final hidden state, projected to the
+model width, is added to the token embedding (:class:`CharLSTMEmbedding`). It was claimed to help no more
+than the same number of extra parameters spent any other way. So the fair baseline is
+:class:`MatchedEmbedding`: a second, low-rank token embedding (an ``nn.Embedding(V, e)`` and a linear map
+to the model width) with ``e`` chosen so that it has as many parameters as the LSTM path.
+
+:class:`CharAwareLM` is a :class:`~bltlib.transformer.TransformerLM` (same blocks, loss, ``generate``,
+KV cache, and it trains with :class:`bltlib.train.Trainer`) whose :meth:`~CharAwareLM.embed` adds one of
+these paths, by ``config.extra``: ``"none"`` (the plain BPE model), ``"char"`` or ``"matched"``. The byte
+model of the comparison is a plain ``TransformerLM`` over the 260 byte ids with the same body.
+
+>>> tokens = [bytes([i]) for i in range(256)] + [b"th", b"the", b" the"]
+>>> config = CharAwareConfig(vocab_size=len(tokens), dim=32, n_layers=1, n_heads=2, max_seq_len=16,
+...                          extra="char", char_dim=8, char_hidden=16)
+>>> model = CharAwareLM(config, tokens)
+>>> logits, loss = model(torch.tensor([[258, 32, 257]]), targets=torch.tensor([[32, 257, 116]]))
+>>> tuple(logits.shape), loss.shape
+((1, 3, 259), torch.Size([]))
+>>> counts = param_counts(model)
+>>> counts["extra"], counts["body"] == param_counts(CharAwareLM(config.but(extra="none")))["body"]
+(4232, True)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+
+from bltlib import flops
+from bltlib.train import CheckpointError, load_weights, read_metadata, save_weights
+from bltlib.transformer import TransformerConfig, TransformerLM
+
+FORMAT = "bltlib.charaware/1"
+EXTRAS = ("none", "char", "matched")
+Extra = Literal["none", "char", "matched"]
+BYTE_ROWS = 257  # byte value + 1, and row 0 for padding
+
+
+# ----------------------------------------------------------------------------- the tokens' bytes
+
+
+def token_byte_table(
+    token_bytes: Sequence[bytes], max_len: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each token's bytes as a padded ``[V, L]`` long tensor (byte value + 1; 0 is padding) and the
+    lengths ``[V]``.
+
+    ``L`` is the longest token, or ``max_len`` if that is shorter (at least 1). A longer token keeps its
+    first ``max_len`` bytes: the cap only bounds the LSTM's padded length (its time and memory grow
+    with ``L``), the tokens it cuts are rare long runs (spaces, repeated characters) whose first bytes
+    already say what they are, and the token keeps its own full token embedding besides. An empty byte
+    string (a special token, which spells no text) gets length 0 and, in :class:`CharLSTMEmbedding`,
+    a zero char embedding.
+
+    >>> table, lengths = token_byte_table([b"a", b"the", b""])
+    >>> table.tolist(), lengths.tolist()
+    ([[98, 0, 0], [117, 105, 102], [0, 0, 0]], [1, 3, 0])
+    >>> token_byte_table([b"abcdef"], max_len=2)[0].tolist()  # the first two bytes, a and b
+    [[98, 99]]
+    """
+    if isinstance(token_bytes, str | bytes) or not isinstance(token_bytes, Sequence) or not token_bytes:
+        raise ValueError("token_bytes must be a non-empty sequence of bytes, one per token id")
+    for i, b in enumerate(token_bytes):
+        if not isinstance(b, bytes):
+            raise TypeError(f"token_bytes[{i}] must be bytes, got {type(b).__name__}")
+    if max_len is not None and (isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1):
+        raise ValueError(f"max_len must be a positive int or None, got {max_len!r}")
+    longest = max(len(b) for b in token_bytes)
+    width = max(1, longest if max_len is None else min(longest, max_len))
+    table = torch.zeros(len(token_bytes), width, dtype=torch.long)
+    lengths = torch.zeros(len(token_bytes), dtype=torch.long)
+    for i, b in enumerate(token_bytes):
+        b = b[:width]
+        table[i, : len(b)] = torch.tensor(list(b), dtype=torch.long) + 1
+        lengths[i] = len(b)
+    return table, lengths
+
+
+def tokenizer_bytes(tokenizer: object, vocab_size: int | None = None) -> list[bytes]:
+    """The bytes of token ids ``0 .. vocab_size - 1`` of a :class:`bltlib.bpe.Tokenizer` (default: its
+    vocab and special tokens). Special tokens and unused ids (a model's vocab may be rounded up) are
+    ``b""``: they spell no text.
+
+    >>> from bltlib.bpe import BasicTokenizer
+    >>> tok = BasicTokenizer()
+    >>> tok.register_special_tokens({"<|endoftext|>": 256})
+    >>> spelled = tokenizer_bytes(tok, vocab_size=258)
+    >>> spelled[104], spelled[256], spelled[257]
+    (b'h', b'', b'')
+    """
+    vocab = getattr(tokenizer, "vocab", None)
+    if not isinstance(vocab, dict):
+        raise TypeError(
+            f"tokenizer must be a bltlib.bpe.Tokenizer (with .vocab), got {type(tokenizer).__name__}"
+        )
+    specials = getattr(tokenizer, "special_tokens", {})
+    needed = max([*vocab, *specials.values()]) + 1
+    vocab_size = needed if vocab_size is None else vocab_size
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < needed:
+        raise ValueError(f"vocab_size must be an int >= {needed} (the tokenizer's ids), got {vocab_size!r}")
+    return [vocab.get(i, b"") for i in range(vocab_size)]
+
+
+def _check_ids(idx: torch.Tensor, vocab: int) -> None:
+    if not isinstance(idx, torch.Tensor) or idx.dtype not in (torch.long, torch.int32):
+        raise TypeError(
+            f"token ids must be an integer tensor, got {getattr(idx, 'dtype', type(idx).__name__)}"
+        )
+    if not torch.compiler.is_compiling() and idx.numel() and (idx.min() < 0 or idx.max() >= vocab):
+        raise ValueError(f"token ids must lie in [0, {vocab}), got {idx.min().item()}..{idx.max().item()}")
+
+
+# ----------------------------------------------------------------------------- the two extra paths
+
+
+def char_path_params(dim: int, char_dim: int, hidden: int) -> int:
+    """Parameters of a :class:`CharLSTMEmbedding`: byte embedding + LSTM (four gates, two bias vectors, as
+    ``nn.LSTM`` has) + projection to ``dim``. It does not depend on the vocab size.
+
+    >>> char_path_params(dim=128, char_dim=32, hidden=128)  # 8224 + 82944 + 16384
+    107552
+    """
+    return BYTE_ROWS * char_dim + 4 * hidden * (char_dim + hidden) + 8 * hidden + hidden * dim
+
+
+def matched_width(target_params: int, vocab: int, dim: int) -> int:
+    """The width ``e`` of a :class:`MatchedEmbedding` whose ``e * (vocab + dim)`` parameters come closest
+    to ``target_params`` (at least 1). It moves in steps of ``vocab + dim`` parameters, so the match is
+    within half a step, not exact.
+
+    >>> e = matched_width(107552, vocab=4096, dim=128)
+    >>> e, e * (4096 + 128)  # 25.46 rounds to 25: 1.8% fewer parameters than the LSTM path
+    (25, 105600)
+    """
+    for name, value in (("target_params", target_params), ("vocab", vocab), ("dim", dim)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return max(1, round(target_params / (vocab + dim)))
+
+
+class CharLSTMEmbedding(nn.Module):
+    """A token's char embedding: an LSTM reads its bytes; the final hidden state, projected to ``dim``.
+
+    The spelling of every token is a fixed table (buffers that move with ``.to(device)``, left out of
+    the state dict: they come from the tokenizer, not from training). A batch runs the LSTM once per
+    *distinct* token id in it, not once per position: a batch of 16k positions holds maybe 2k distinct
+    tokens. Every token's bytes are run right-padded to the batch's longest and the hidden state is
+    read at the token's last byte, which, as the LSTM reads left to right, equals its final state on
+    the unpadded bytes.
+
+    Initialisation: byte embedding N(0, 1) (``nn.Embedding``'s default: unit-scale LSTM inputs), the LSTM
+    at PyTorch's default, the projection N(0, 0.02) like every linear layer of the transformer.
+
+    >>> emb = CharLSTMEmbedding([b"a", b"ab", b""], dim=4, char_dim=3, hidden=5)
+    >>> out = emb(torch.tensor([[0, 1, 2, 1]]))
+    >>> tuple(out.shape), out[0, 1].equal(out[0, 3]), out[0, 2].abs().sum().item()  # b"" -> zeros
+    ((1, 4, 4), True, 0.0)
+    """
+
+    def __init__(
+        self,
+        token_bytes: Sequence[bytes],
+        dim: int,
+        char_dim: int = 32,
+        hidden: int = 128,
+        max_len: int | None = None,
+    ) -> None:
+        super().__init__()
+        table, lengths = token_byte_table(token_bytes, max_len)
+        self.register_buffer("table", table, persistent=False)
+        self.register_buffer("lengths", lengths, persistent=False)
+        self.byte_emb = nn.Embedding(BYTE_ROWS, char_dim, padding_idx=0)
+        self.lstm = nn.LSTM(char_dim, hidden, batch_first=True)
+        self.proj = nn.Linear(hidden, dim, bias=False)
+        nn.init.normal_(self.proj.weight, mean=0.0, std=0.02)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.table.shape[0]
+
+    def token_states(self, ids: torch.Tensor) -> torch.Tensor:
+        """The LSTM's final hidden state ``[N, hidden]`` for each token id of ``ids [N]`` (zero for a
+        token with no bytes)."""
+        lengths = self.lengths[ids]
+        width = max(1, int(lengths.max()))  # the longest token here: no LSTM steps over pure padding
+        out, _ = self.lstm(self.byte_emb(self.table[ids, :width]))  # [N, width, hidden]
+        last = out[torch.arange(len(ids), device=ids.device), (lengths - 1).clamp(min=0)]
+        return last * (lengths > 0).unsqueeze(-1).to(last.dtype)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        """Char embeddings ``[B, T, dim]`` for token ids ``idx [B, T]``."""
+        _check_ids(idx, self.vocab_size)
+        unique, inverse = torch.unique(idx, return_inverse=True)
+        return self.proj(self.token_states(unique))[inverse]
+
+
+class MatchedEmbedding(nn.Module):
+    """The parameter-matched baseline: an ``e``-wide token embedding mapped linearly to ``dim``, with
+    ``e`` from :func:`matched_width` so it has (about) the parameters of a :class:`CharLSTMEmbedding`.
+
+    Initialised like the char path: embedding N(0, 1), projection N(0, 0.02).
+
+    >>> emb = MatchedEmbedding(vocab_size=10, dim=4, width=3)
+    >>> tuple(emb(torch.tensor([[1, 2]])).shape), sum(p.numel() for p in emb.parameters())  # 3 * (10 + 4)
+    ((1, 2, 4), 42)
+    """
+
+    def __init__(self, vocab_size: int, dim: int, width: int) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(vocab_size, width)
+        self.proj = nn.Linear(width, dim, bias=False)
+        nn.init.normal_(self.proj.weight, mean=0.0, std=0.02)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        _check_ids(idx, self.emb.num_embeddings)
+        return self.proj(self.emb(idx))
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+@dataclass
+class CharAwareConfig(TransformerConfig):
+    """A :class:`~bltlib.transformer.TransformerConfig` plus the extra embedding path.
+
+    ``extra``: ``"none"``, ``"char"`` (:class:`CharLSTMEmbedding` with ``char_dim``, ``char_hidden`` and
+    ``max_token_len``) or ``"matched"`` (:class:`MatchedEmbedding` as big as that char path would be).
+    The char fields fix the matched path's size too, so a ``char`` and a ``matched`` config differ in
+    ``extra`` alone.
+
+    >>> CharAwareConfig(vocab_size=300, extra="matched").matched_width  # 107552 / (300 + 128)
+    251
+    """
+
+    extra: Extra = "none"
+    char_dim: int = 32
+    char_hidden: int = 128
+    max_token_len: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.extra not in EXTRAS:
+            raise ValueError(f"extra must be one of {', '.join(EXTRAS)}, got {self.extra!r}")
+        for name in ("char_dim", "char_hidden"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        value = self.max_token_len
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"max_token_len must be a positive int or None, got {value!r}")
+
+    @property
+    def char_params(self) -> int:
+        """Parameters of the char path (whether or not this model has it)."""
+        return char_path_params(self.dim, self.char_dim, self.char_hidden)
+
+    @property
+    def matched_width(self) -> int:
+        """The matched path's embedding width ``e``."""
+        return matched_width(self.char_params, self.vocab_size, self.dim)
+
+    def but(self, **changes: object) -> CharAwareConfig:
+        """A copy with some fields changed, e.g. ``config.but(extra="matched")``."""
+        return replace(self, **changes)
+
+    def transformer_config(self) -> TransformerConfig:
+        """The same shape as a plain :class:`~bltlib.transformer.TransformerConfig` (no extra path)."""
+        names = {f.name for f in fields(TransformerConfig)}
+        return TransformerConfig(**{k: v for k, v in asdict(self).items() if k in names})
+
+
+class CharAwareLM(TransformerLM):
+    """A :class:`~bltlib.transformer.TransformerLM` whose input is the token embedding plus
+    ``extra_emb(idx)`` (``None`` for ``extra="none"``). ``token_bytes`` (the bytes of each of the
+    ``vocab_size`` ids, e.g. from :func:`tokenizer_bytes`) is needed for ``extra="char"`` only.
+
+    The body is built first, so under the same seed the ``none``, ``char`` and ``matched`` models
+    start from the same body weights and differ only by the extra path. ``num_params(exclude_embeddings=
+    True)`` leaves out the token table only (the extra path counts); :func:`param_counts` splits them.
+    """
+
+    config: CharAwareConfig
+
+    def __init__(self, config: CharAwareConfig, token_bytes: Sequence[bytes] | None = None) -> None:
+        if not isinstance(config, CharAwareConfig):
+            raise TypeError(f"config must be a CharAwareConfig, got {type(config).__name__}")
+        super().__init__(config)
+        self.token_bytes = None if token_bytes is None else [bytes(b) for b in token_bytes]
+        if self.token_bytes is not None and len(self.token_bytes) != config.vocab_size:
+            raise ValueError(
+                f"token_bytes has {len(self.token_bytes)} entries; vocab_size is {config.vocab_size}"
+            )
+        self.extra_emb: nn.Module | None = None
+        if config.extra == "char":
+            if self.token_bytes is None:
+                raise ValueError("extra='char' needs token_bytes: the bytes of every token id")
+            self.extra_emb = CharLSTMEmbedding(
+                self.token_bytes, config.dim, config.char_dim, config.char_hidden, config.max_token_len
+            )
+        elif config.extra == "matched":
+            self.extra_emb = MatchedEmbedding(config.vocab_size, config.dim, config.matched_width)
+
+    def embed(self, idx: torch.Tensor) -> torch.Tensor:
+        x = self.tok_emb(idx)
+        return x if self.extra_emb is None else x + self.extra_emb(idx)
+
+
+def param_counts(model: TransformerLM) -> dict[str, int]:
+    """Parameters by part: ``token_embedding`` (the token table; also the output head when tied),
+    ``extra`` (the char or matched path, 0 without), ``body`` (all the rest: blocks, norms, and an
+    untied head) and ``total``. ``body`` is the same for the ``none``, ``char`` and ``matched`` models
+    of one config; a plain ``TransformerLM`` (the byte model) has ``extra = 0``.
+
+    >>> config = CharAwareConfig(vocab_size=50, dim=16, n_layers=1, n_heads=2, extra="matched", char_dim=4,
+    ...                          char_hidden=8)
+    >>> param_counts(CharAwareLM(config))  # extra: e = round(1604 / 66) = 24 -> 24 * 66 = 1584
+    {'body': 3376, 'token_embedding': 800, 'extra': 1584, 'total': 5760}
+    """
+    if not isinstance(model, TransformerLM):
+        raise TypeError(f"model must be a TransformerLM or CharAwareLM, got {type(model).__name__}")
+    extra_emb = getattr(model, "extra_emb", None)
+    extra = 0 if extra_emb is None else sum(p.numel() for p in extra_emb.parameters())
+    token = model.tok_emb.weight.numel()
+    total = model.num_params()
+    return {"body": total - token - extra, "token_embedding": token, "extra": extra, "total": total}
+
+
+# ----------------------------------------------------------------------------- FLOPs
+
+
+def flops_per_byte(
+    model_or_config: TransformerLM | TransformerConfig, bytes_per_token: float, context_tokens: int
+) -> float:
+    """Forward FLOPs per byte of text: :func:`bltlib.flops.token_model_flops_per_byte` for the body
+    (attention over ``context_tokens``, or the sliding window if smaller), plus the extra path.
+
+    Counted per token *occurrence*, as a model generating text pays it: the char path's LSTM costs
+    ``8 * hidden * (char_dim + hidden)`` per byte of the token (four gates, each a matrix-vector product
+    with the input and one with the state) and its projection ``2 * hidden * dim`` per token; the
+    matched path costs ``2 * e * dim`` per token (embeddings cost nothing). The unique-token batching
+    of training, or a table of the char embeddings precomputed once for inference, would cost less.
+    Tokens cut at ``max_token_len`` are counted at full length. A byte model is a plain
+    ``TransformerConfig`` over 260 ids with ``bytes_per_token = 1``. Training costs 3x
+    (``flops.training_flops``).
+
+    >>> c = CharAwareConfig(vocab_size=4096, dim=128, n_layers=4, n_heads=4, extra="char")
+    >>> none = flops_per_byte(c.but(extra="none"), bytes_per_token=4.0, context_tokens=256)
+    >>> round(none), round(flops_per_byte(c, 4.0, 256) - none)  # 8 * 128 * 160 + 2 * 128 * 128 / 4
+    (788480, 172032)
+    >>> byte_model = TransformerConfig(vocab_size=260, dim=128, n_layers=4, n_heads=4)
+    >>> round(flops_per_byte(byte_model, bytes_per_token=1.0, context_tokens=1024))
+    3744768
+    """
+    model = model_or_config
+    config = model.config if isinstance(model, TransformerLM) else model
+    if not isinstance(config, TransformerConfig):
+        raise TypeError(f"expected a TransformerLM, CharAwareLM or their config, got {type(config).__name__}")
+    if isinstance(context_tokens, bool) or not isinstance(context_tokens, int) or context_tokens < 1:
+        raise ValueError(f"context_tokens must be a positive int, got {context_tokens!r}")
+    reach = min(context_tokens, config.sliding_window or context_tokens)
+    dims = flops.Dims(config.dim, config.n_layers, config.ffn_hidden, reach)
+    total = flops.token_model_flops_per_byte(dims, config.vocab_size, bytes_per_token)
+    extra = config.extra if isinstance(config, CharAwareConfig) else "none"
+    if extra == "char":
+        h = config.char_hidden
+        total += 8.0 * h * (config.char_dim + h) + 2.0 * h * config.dim / bytes_per_token
+    elif extra == "matched":
+        total += 2.0 * config.matched_width * config.dim / bytes_per_token
+    return total
+
+
+# ----------------------------------------------------------------------------- saving and loading
+
+
+@dataclass
+class _Saved:
+    """What a saved model's ``config`` metadata holds: the config, and for a model that has them, its
+    token bytes as hex strings (so loading needs neither pickle nor the tokenizer)."""
+
+    config: CharAwareConfig
+    token_bytes: list[str] | None
+
+
+def save_charaware(model: CharAwareLM, path: str | Path, card: dict | None = None) -> Path:
+    """Write ``model`` as one safetensors file with its config, token bytes and a JSON-able ``card``
+    as metadata (read back by :func:`load_charaware`)."""
+    if not isinstance(model, CharAwareLM):
+        raise TypeError(f"model must be a CharAwareLM, got {type(model).__name__}")
+    spelled = None if model.token_bytes is None else [b.hex() for b in model.token_bytes]
+    return save_weights(model, path, FORMAT, _Saved(model.config, spelled), card)
+
+
+def _metadata(path: Path) -> dict[str, str]:
+    return read_metadata(path, FORMAT, "char-aware token model")
+
+
+def charaware_card(path: str | Path) -> dict:
+    """The card stored with a saved :class:`CharAwareLM`."""
+    return json.loads(_metadata(Path(path))["card"])
+
+
+def load_charaware(path: str | Path, device: torch.device | str = "cpu") -> CharAwareLM:
+    """Load a model saved by :func:`save_charaware`, in eval mode on ``device``."""
+    path = Path(path)
+    metadata = _metadata(path)
+    try:
+        saved = json.loads(metadata["config"])
+        known = {f.name for f in fields(CharAwareConfig)}
+        config = CharAwareConfig(**{k: v for k, v in saved["config"].items() if k in known})
+        spelled = saved["token_bytes"]
+        token_bytes = None if spelled is None else [bytes.fromhex(h) for h in spelled]
+        model = CharAwareLM(config, token_bytes)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise CheckpointError(f"{path} has an unusable char-aware model config: {err}") from err
+    return load_weights(model, path).to(device).eval()
+
+
+__all__ = [
+    "EXTRAS",
+    "CharAwareConfig",
+    "CharAwareLM",
+    "CharLSTMEmbedding",
+    "MatchedEmbedding",
+    "char_path_params",
+    "charaware_card",
+    "flops_per_byte",
+    "load_charaware",
+    "matched_width",
+    "param_counts",
+    "save_charaware",
+    "token_byte_table",
+    "tokenizer_bytes",
+]

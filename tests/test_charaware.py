@@ -1,0 +1,362 @@
+"""Char-aware token models: byte table, the LSTM by hand, unique-token batching, the matched baseline's
+size, equivalence with TransformerLM, training, FLOPs, save/load and errors."""
+
+import random
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from bltlib import flops
+from bltlib.bpe import BasicTokenizer
+from bltlib.charaware import (
+    CharAwareConfig,
+    CharAwareLM,
+    CharLSTMEmbedding,
+    MatchedEmbedding,
+    _Saved,
+    char_path_params,
+    charaware_card,
+    flops_per_byte,
+    load_charaware,
+    matched_width,
+    param_counts,
+    save_charaware,
+    token_byte_table,
+    tokenizer_bytes,
+)
+from bltlib.data.batching import random_windows
+from bltlib.entropy import entropy_model_config, save_entropy_model
+from bltlib.train import CheckpointError, TrainConfig, Trainer, save_weights
+from bltlib.transformer import TransformerConfig, TransformerLM
+
+TEXT = "the cat sat on the mat; the rat ate the hat. " * 8
+TOKENS = [bytes([i]) for i in range(256)] + [b"th", b"the", b" the", b"at", b"a long token!", b""]
+
+
+def config(extra="none", **overrides):
+    base = dict(vocab_size=len(TOKENS), dim=16, n_layers=1, n_heads=2, max_seq_len=32)
+    return CharAwareConfig(**{**base, "extra": extra, "char_dim": 4, "char_hidden": 8, **overrides})
+
+
+def model(extra="none", seed=0, **overrides):
+    torch.manual_seed(seed)
+    return CharAwareLM(config(extra, **overrides), TOKENS)
+
+
+def ids(*rows):
+    return torch.tensor(rows)
+
+
+# ----------------------------------------------------------------------------- byte table
+
+
+def test_byte_table_pads_shifts_truncates_and_handles_empty_tokens():
+    table, lengths = token_byte_table([b"\x00", b"hi!", b"", b"\xff\xfe"])
+    assert table.dtype == lengths.dtype == torch.long
+    assert table.tolist() == [[1, 0, 0], [105, 106, 34], [0, 0, 0], [256, 255, 0]]
+    assert lengths.tolist() == [1, 3, 0, 2]
+    table, lengths = token_byte_table([b"abcdef", b"xy"], max_len=3)
+    assert table.tolist() == [[98, 99, 100], [121, 122, 0]]  # the first three bytes are kept
+    assert lengths.tolist() == [3, 2]
+    assert token_byte_table([b"ab"], max_len=8)[0].shape == (1, 2)  # no wider than the longest token
+    assert token_byte_table([b"", b""])[0].tolist() == [[0], [0]]  # only special tokens: one pad column
+
+
+@pytest.mark.parametrize(
+    "tokens, max_len, error",
+    [
+        (b"abc", None, ValueError),
+        ([], None, ValueError),
+        (["a"], None, TypeError),
+        ([b"a"], 0, ValueError),
+        ([b"a"], True, ValueError),
+    ],
+)
+def test_byte_table_rejects_bad_input(tokens, max_len, error):
+    with pytest.raises(error):
+        token_byte_table(tokens, max_len)
+
+
+def test_tokenizer_bytes_spells_every_id_and_blanks_specials():
+    tok = BasicTokenizer()
+    tok.train(TEXT, vocab_size=270)
+    tok.register_special_tokens({"<|endoftext|>": 270})
+    spelled = tokenizer_bytes(tok, vocab_size=272)
+    assert len(spelled) == 272
+    assert all(spelled[i] == tok.decode_bytes([i]) for i in range(270))
+    assert spelled[270] == spelled[271] == b""
+    assert len(tokenizer_bytes(tok)) == 271
+    with pytest.raises(ValueError, match=">= 271"):
+        tokenizer_bytes(tok, vocab_size=270)
+    with pytest.raises(TypeError):
+        tokenizer_bytes("not a tokenizer")
+
+
+# ----------------------------------------------------------------------------- the char path
+
+
+def lstm_by_hand(emb: CharLSTMEmbedding, token: bytes) -> torch.Tensor:
+    """The char embedding stepped byte by byte from the LSTM equations (gate order i, f, g, o)."""
+    lstm = emb.lstm
+    h = c = torch.zeros(lstm.hidden_size)
+    for byte in token:
+        x = emb.byte_emb.weight[byte + 1]
+        gates = lstm.weight_ih_l0 @ x + lstm.bias_ih_l0 + lstm.weight_hh_l0 @ h + lstm.bias_hh_l0
+        i, f, g, o = gates.chunk(4)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+    return emb.proj.weight @ h
+
+
+def test_char_embedding_is_the_lstm_final_state_projected():
+    torch.manual_seed(0)
+    tokens = [b"a", b"the", b"", b"\xe2\x82\xac", b"abcdefgh"]
+    emb = CharLSTMEmbedding(tokens, dim=6, char_dim=3, hidden=5, max_len=5)
+    with torch.no_grad():
+        out = emb(ids([0, 1, 2, 3, 4]))[0]
+        for i, token in enumerate(tokens):
+            expected = lstm_by_hand(emb, token[:5])  # the long token is read up to max_len
+            torch.testing.assert_close(out[i], expected, atol=1e-6, rtol=1e-5)
+    assert out[2].abs().sum() == 0  # an empty (special) token adds nothing
+    assert not out[4].equal(out[0])
+
+
+def test_unique_token_batching_equals_running_every_position_alone():
+    emb = model("char").extra_emb
+    x = torch.randint(0, len(TOKENS), (3, 20), generator=torch.Generator().manual_seed(0))
+    x[0, :6] = torch.tensor([259, 260, 256, 260, 261, 259])  # repeats, the long token, the empty one
+    batched = emb(x)
+    with torch.no_grad():
+        for b in range(x.shape[0]):
+            for t in range(x.shape[1]):
+                token = x[b, t].item()
+                n = emb.lengths[token].item()
+                if n == 0:
+                    alone = torch.zeros(emb.proj.out_features)
+                else:
+                    out, _ = emb.lstm(emb.byte_emb(emb.table[token, :n])[None])  # unpadded, one token
+                    alone = emb.proj(out[0, -1])
+                torch.testing.assert_close(batched[b, t], alone, atol=1e-6, rtol=1e-5)
+
+
+def test_byte_table_is_a_non_persistent_buffer():
+    m = model("char")
+    assert {"extra_emb.table", "extra_emb.lengths"} <= dict(m.named_buffers()).keys()
+    assert not any(k.endswith(("table", "lengths")) for k in m.state_dict())
+    m = m.double()  # a dtype change leaves the integer table alone
+    assert m.extra_emb.table.dtype == torch.long
+    assert m(ids([1, 2, 259]))[0].dtype == torch.float64
+
+
+def test_gradients_reach_the_lstm_and_byte_embedding():
+    m = model("char")
+    _, loss = m(ids([259, 104, 260, 32]), targets=ids([104, 260, 32, 116]))
+    loss.backward()
+    emb = m.extra_emb
+    for name, p in emb.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    assert emb.byte_emb.weight.grad[0].abs().sum() == 0  # the padding row is never read
+    assert emb.byte_emb.weight.grad[ord("t") + 1].abs().sum() > 0
+
+
+# ----------------------------------------------------------------------------- the matched baseline
+
+
+def test_matched_path_has_the_char_paths_parameter_count_as_near_as_possible():
+    vocab, dim = 4096, 128
+    tokens = [bytes([i]) for i in range(256)]
+    rng = random.Random(0)
+    tokens += [bytes(rng.randrange(97, 123) for _ in range(rng.randint(2, 8))) for _ in range(vocab - 256)]
+    c = CharAwareConfig(vocab_size=vocab, dim=dim, n_layers=4, n_heads=4, char_dim=32, char_hidden=128)
+    counts = {}
+    for extra in ("none", "char", "matched"):
+        torch.manual_seed(0)
+        counts[extra] = param_counts(CharAwareLM(c.but(extra=extra), tokens))
+    char, matched = counts["char"]["extra"], counts["matched"]["extra"]
+    assert char == char_path_params(dim, 32, 128) == c.char_params
+    e = c.matched_width
+    assert matched == e * (vocab + dim)
+    # e is the best integer width: its neighbours are no closer to the char path's count
+    assert all(abs(matched - char) <= abs(w * (vocab + dim) - char) for w in (e - 1, e + 1))
+    assert abs(matched - char) <= (vocab + dim) / 2
+    assert counts["none"]["extra"] == 0
+    assert counts["none"]["body"] == counts["char"]["body"] == counts["matched"]["body"]
+    for part in counts.values():
+        assert part["total"] == part["body"] + part["token_embedding"] + part["extra"]
+
+
+def test_matched_width_solves_for_e():
+    assert matched_width(1000, vocab=90, dim=10) == 10
+    assert matched_width(1049, vocab=90, dim=10) == 10
+    assert matched_width(1051, vocab=90, dim=10) == 11
+    assert matched_width(1, vocab=90, dim=10) == 1  # never 0 wide
+    for bad in (0, -5, 2.5, True):
+        with pytest.raises(ValueError):
+            matched_width(bad, vocab=90, dim=10)
+    emb = MatchedEmbedding(vocab_size=7, dim=4, width=2)
+    assert sum(p.numel() for p in emb.parameters()) == 2 * (7 + 4)
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+def test_extra_none_is_exactly_a_transformer_lm():
+    m = model("none")
+    plain = TransformerLM(m.config.transformer_config())
+    plain.load_state_dict(m.state_dict())
+    x = ids([5, 259, 104, 32, 260], [1, 2, 3, 4, 5])
+    logits, loss = m(x, targets=x.roll(-1, 1))
+    plain_logits, plain_loss = plain(x, targets=x.roll(-1, 1))
+    assert logits.equal(plain_logits) and loss.equal(plain_loss)
+    assert param_counts(plain) == param_counts(m)
+
+
+@pytest.mark.parametrize("extra", ["char", "matched"])
+def test_extra_path_is_added_to_the_token_embedding_of_the_same_body(extra):
+    none, other = model("none"), model(extra)
+    body = none.state_dict()
+    assert all(other.state_dict()[k].equal(v) for k, v in body.items())  # same seed, same body
+    x = ids([5, 259, 104, 32, 260])
+    torch.testing.assert_close(other.embed(x), other.tok_emb(x) + other.extra_emb(x))
+    assert not other(x)[0].equal(none(x)[0])
+
+
+@pytest.mark.parametrize("extra", ["char", "matched"])
+def test_kv_cache_decoding_matches_the_full_forward(extra):
+    m = model(extra).eval()
+    x = ids([259, 104, 260, 32, 258, 261], [1, 2, 3, 4, 5, 6])
+    with torch.no_grad():
+        full, _ = m(x)
+        caches = m.new_kv_caches(2)
+        steps = torch.cat([m(x[:, t : t + 1], kv_caches=caches)[0] for t in range(x.shape[1])], dim=1)
+    torch.testing.assert_close(steps, full, atol=1e-5, rtol=1e-5)
+    out = m.generate(x[:, :2], max_new_tokens=5, temperature=0)
+    assert out.shape == (2, 7) and out[:, :2].equal(x[:, :2])
+
+
+def test_thirty_training_steps_lower_the_loss():
+    tok = BasicTokenizer()
+    tok.train(TEXT, vocab_size=280)
+    data = torch.tensor(tok.encode(TEXT))
+    torch.manual_seed(0)
+    c = config("char", vocab_size=280)
+    m = CharAwareLM(c, tokenizer_bytes(tok, 280))
+
+    def get_batch(split, step):
+        return random_windows(data, 8, 16, torch.Generator().manual_seed(step + 1000 * (split == "val")))
+
+    train = TrainConfig(steps=30, lr=1e-2, warmup=3, eval_every=0, progress=False, compile=False)
+    history = Trainer(m, train, get_batch, device="cpu").train()
+    first, last = history[0]["loss"], history[-1]["val_loss"]
+    assert last < 0.6 * first, (first, last)
+    assert all(p.grad is not None for p in m.extra_emb.lstm.parameters())
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: config("lstm"), ValueError, "extra must be one of"),
+        (lambda: config("char", char_hidden=0), ValueError, "char_hidden"),
+        (lambda: config("char", max_token_len=0), ValueError, "max_token_len"),
+        (lambda: CharAwareLM(config("char")), ValueError, "needs token_bytes"),
+        (lambda: CharAwareLM(config("none"), TOKENS[:-1]), ValueError, "vocab_size is 262"),
+        (lambda: CharAwareLM(TransformerConfig(vocab_size=262)), TypeError, "CharAwareConfig"),
+    ],
+)
+def test_bad_configs_are_rejected(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+@pytest.mark.parametrize("extra", ["none", "char", "matched"])
+@pytest.mark.parametrize("bad", [len(TOKENS), -1])
+def test_token_ids_out_of_range_are_rejected(extra, bad):
+    m = model(extra)
+    with pytest.raises(ValueError, match="out of range"):
+        m(ids([1, bad]))
+    if m.extra_emb is not None:  # the paths check on their own too
+        with pytest.raises(ValueError, match=r"must lie in \[0, 262\)"):
+            m.extra_emb(ids([1, bad]))
+    with pytest.raises(TypeError):
+        (m.extra_emb or m)(torch.ones(1, 2))
+
+
+# ----------------------------------------------------------------------------- FLOPs
+
+
+def test_flops_per_byte_adds_the_extra_path_to_the_token_model():
+    c = CharAwareConfig(vocab_size=4096, dim=128, n_layers=4, n_heads=4, char_dim=32, char_hidden=128)
+    dims = flops.Dims(128, 4, c.ffn_hidden, 256)
+    body = flops.token_model_flops_per_byte(dims, 4096, bytes_per_token=4.0)
+    assert flops_per_byte(c, 4.0, 256) == body
+    assert flops_per_byte(c.transformer_config(), 4.0, 256) == body
+    assert flops_per_byte(c.but(extra="char"), 4.0, 256) == body + 8 * 128 * 160 + 2 * 128 * 128 / 4
+    assert flops_per_byte(c.but(extra="matched"), 4.0, 256) == body + 2 * c.matched_width * 128 / 4
+    windowed = c.but(sliding_window=64)
+    assert flops_per_byte(windowed, 4.0, 256) == flops_per_byte(c, 4.0, 64)  # attention reaches 64
+    assert flops_per_byte(model("char"), 1.0, 8) == flops_per_byte(config("char"), 1.0, 8)
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="context_tokens"):
+            flops_per_byte(c, 4.0, bad)
+    with pytest.raises(ValueError, match="bytes_per_token"):
+        flops_per_byte(c, 0.0, 256)
+    with pytest.raises(TypeError):
+        flops_per_byte("config", 4.0, 256)
+
+
+# ----------------------------------------------------------------------------- save and load
+
+
+@pytest.mark.parametrize("extra", ["none", "char", "matched"])
+def test_save_and_load_round_trip(tmp_path, extra):
+    m = model(extra, max_token_len=4).eval()
+    path = save_charaware(m, tmp_path / "sub" / "model.safetensors", card={"bits_per_byte": 1.5})
+    loaded = load_charaware(path)
+    assert not loaded.training
+    assert loaded.config == m.config and loaded.token_bytes == TOKENS
+    x = ids([5, 259, 104, 32, 260, 261])
+    with torch.no_grad():
+        assert loaded(x)[0].equal(m(x)[0])
+    assert charaware_card(path) == {"bits_per_byte": 1.5}
+
+
+def test_model_without_token_bytes_round_trips(tmp_path):
+    torch.manual_seed(0)
+    m = CharAwareLM(config("matched"))
+    loaded = load_charaware(save_charaware(m, tmp_path / "m.safetensors"))
+    assert loaded.token_bytes is None
+    assert F.mse_loss(loaded(ids([1, 2]))[0], m(ids([1, 2]))[0]) == 0
+
+
+def test_load_errors_are_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no char-aware token model"):
+        load_charaware(tmp_path / "missing.safetensors")
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes(b"\x00\x01 not a safetensors file")
+    with pytest.raises(CheckpointError, match="not a readable safetensors file"):
+        load_charaware(corrupt)
+    foreign = save_entropy_model(
+        TransformerLM(entropy_model_config(dim=16, n_layers=1, n_heads=2)), tmp_path / "entropy.safetensors"
+    )
+    with pytest.raises(CheckpointError, match="not a bltlib char-aware token model"):
+        load_charaware(foreign)
+    m = model("char")
+    bad_hex = save_weights(m, tmp_path / "hex.safetensors", "bltlib.charaware/1", _Saved(m.config, ["zz"]))
+    with pytest.raises(CheckpointError, match="unusable char-aware model config"):
+        load_charaware(bad_hex)
+    short = _Saved(m.config, [b.hex() for b in TOKENS[:10]])
+    with pytest.raises(CheckpointError, match="unusable"):
+        load_charaware(save_weights(m, tmp_path / "short.safetensors", "bltlib.charaware/1", short))
+    # a char model's weights under a matched config: the weights do not fit
+    spelled = [b.hex() for b in TOKENS]
+    wrong = save_weights(
+        m,
+        tmp_path / "wrong.safetensors",
+        "bltlib.charaware/1",
+        _Saved(m.config.but(extra="matched"), spelled),
+    )
+    with pytest.raises(CheckpointError, match="cannot load weights"):
+        load_charaware(wrong)
+    with pytest.raises(TypeError, match="CharAwareLM"):
+        save_charaware(TransformerLM(m.config.transformer_config()), tmp_path / "plain.safetensors")
