@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -58,6 +59,9 @@ from bltlib.transformer import (
     check_sampling,
     sample_next,
 )
+
+if TYPE_CHECKING:  # flex attention is imported where it runs (see attention_mask)
+    from torch.nn.attention.flex_attention import BlockMask
 
 FORMAT = "bltlib.blt/1"
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "blt.safetensors"
@@ -245,6 +249,39 @@ class BLTConfig:
         return parts
 
 
+def gpu_blt_config(**overrides: object) -> BLTConfig:
+    """The BLT of the ``gpu`` preset (``scripts/train_blt.py --preset gpu``): real scale on one GPU.
+
+    The latent model (768 wide, 12 layers) holds three quarters of the FLOPs; the local models (256 wide,
+    encoder 1 and decoder 4 layers, window 512) run on every byte. Heads of 64 channels everywhere, so
+    compiled flex attention takes every self-attention. 137M parameters, 46M of them in the six hash
+    tables (30,000 rows each), which cost no FLOPs. ``overrides`` replace fields.
+
+    >>> config = gpu_blt_config()
+    >>> with torch.device("meta"):  # count without allocating
+    ...     model = BLT(config)
+    >>> model.num_params(), model.num_params(exclude_hash=True)
+    (137352448, 91272448)
+    >>> parts = config.flops_per_byte(patch_size=4.5)
+    >>> round(parts["total"] / 1e6, 1), round(parts["latent"] / parts["total"], 2)
+    (54.4, 0.76)
+    """
+    shape = dict(
+        local_dim=256,
+        local_heads=4,
+        encoder_layers=1,
+        decoder_layers=4,
+        local_window=512,
+        latent_dim=768,
+        latent_layers=12,
+        latent_heads=12,
+        cross_attn_k=2,
+        hash_vocab=30000,
+        max_seq_len=2048,
+    )
+    return BLTConfig(**{**shape, **overrides})
+
+
 # ----------------------------------------------------------------------------- patches and masks
 
 
@@ -319,18 +356,51 @@ def document_ids(ids: torch.Tensor) -> torch.Tensor:
     return eos.cumsum(-1) - eos
 
 
+def local_mask_mod(docs: torch.Tensor, window: int | None) -> Callable:
+    """The local models' self-attention rule as flex attention's ``mask_mod(b, h, q_idx, kv_idx)``:
+    causal, within ``window`` (itself included), and in the same document of row ``b`` (``docs`` is
+    ``[B, T]``, from :func:`document_ids`). :func:`local_mask` is this rule evaluated on every pair.
+
+    >>> rule = local_mask_mod(torch.tensor([[0, 0, 1, 1]]), window=None)
+    >>> [bool(rule(0, 0, torch.tensor(3), torch.tensor(k))) for k in range(4)]
+    [False, False, True, True]
+    """
+
+    def rule(b, h, q_idx, kv_idx):
+        visible = (kv_idx <= q_idx) & (docs[b, q_idx] == docs[b, kv_idx])
+        if window is not None:
+            visible = visible & (q_idx - kv_idx < window)
+        return visible
+
+    return rule
+
+
+def latent_mask_mod(patch_docs: torch.Tensor) -> Callable:
+    """The latent model's rule as a ``mask_mod``: causal over patches, within a document
+    (``patch_docs`` ``[B, P]``, from :func:`patch_documents`). :func:`latent_mask` evaluates it."""
+    return local_mask_mod(patch_docs, window=None)
+
+
+def dense_mask_from_mod(rule: Callable, batch: int, n: int, device: torch.device) -> torch.Tensor:
+    """``[B, 1, n, n]``: a ``mask_mod`` evaluated on every (row, query, key), as SDPA's boolean mask.
+
+    The dense masks are *computed from* the flex rules, so the two attention paths cannot drift apart.
+
+    >>> dense_mask_from_mod(lambda b, h, q, kv: kv <= q, 1, 2, torch.device("cpu"))[0, 0].int().tolist()
+    [[1, 0], [1, 1]]
+    """
+    rows = torch.arange(batch, device=device)[:, None, None]
+    pos = torch.arange(n, device=device)
+    return rule(rows, None, pos[None, :, None], pos[None, None, :]).expand(batch, n, n)[:, None]
+
+
 def local_mask(docs: torch.Tensor, window: int | None) -> torch.Tensor:
     """``[B, 1, T, T]`` self-attention mask of the local models: causal, within ``window``, same document.
 
     >>> local_mask(torch.tensor([[0, 0, 1]]), window=None)[0, 0].int().tolist()
     [[1, 0, 0], [1, 1, 0], [0, 0, 1]]
     """
-    t = docs.shape[-1]
-    pos = torch.arange(t, device=docs.device)
-    visible = pos[None, :] <= pos[:, None]
-    if window is not None:
-        visible = visible & (pos[:, None] - pos[None, :] < window)
-    return (visible[None] & (docs[:, :, None] == docs[:, None, :]))[:, None]
+    return dense_mask_from_mod(local_mask_mod(docs, window), *docs.shape, docs.device)
 
 
 def patch_documents(ids: torch.Tensor, pids: torch.Tensor, n_patches: int) -> torch.Tensor:
@@ -346,9 +416,21 @@ def patch_documents(ids: torch.Tensor, pids: torch.Tensor, n_patches: int) -> to
 
 def latent_mask(patch_docs: torch.Tensor) -> torch.Tensor:
     """``[B, 1, P, P]``: causal over patches, within a document."""
-    p = patch_docs.shape[-1]
-    causal = torch.ones(p, p, dtype=torch.bool, device=patch_docs.device).tril()
-    return (causal[None] & (patch_docs[:, :, None] == patch_docs[:, None, :]))[:, None]
+    return dense_mask_from_mod(latent_mask_mod(patch_docs), *patch_docs.shape, patch_docs.device)
+
+
+def attention_mask(
+    rule: Callable, batch: int, n: int, device: torch.device, flex: bool
+) -> torch.Tensor | BlockMask:
+    """What an ``Attention`` layer takes for ``rule`` over ``n`` positions: a flex ``BlockMask`` (the
+    kernel skips the blocks the rule rules out, e.g. those outside a local window) or SDPA's dense mask."""
+    if not flex:
+        return dense_mask_from_mod(rule, batch, n, device)
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    # H=None: one mask for all heads. Built per batch, since the documents are; under torch.compile
+    # (the Trainer on CUDA) building it fuses into the step instead of materialising [B, n, n].
+    return create_block_mask(rule, batch, None, n, n, device=device)
 
 
 # ----------------------------------------------------------------------------- modules
@@ -495,14 +577,21 @@ class LocalEncoder(nn.Module):
         self.rope = RotaryCache(stack.head_dim, stack.max_seq_len, stack.rope_base)
 
     def forward(
-        self, x: torch.Tensor, pids: torch.Tensor, n_patches: int, self_mask: torch.Tensor | None
+        self,
+        x: torch.Tensor,
+        pids: torch.Tensor,
+        n_patches: int,
+        self_mask: torch.Tensor | BlockMask | None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Byte states ``[B, T, D]`` and patch vectors ``[B, P, k * D]``."""
         states = self.byte_states(x, self_mask)
         return states[-1], self.read_patches(states, pids, n_patches)
 
     def byte_states(
-        self, x: torch.Tensor, self_mask: torch.Tensor | None = None, kv_caches: list[KVCache] | None = None
+        self,
+        x: torch.Tensor,
+        self_mask: torch.Tensor | BlockMask | None = None,
+        kv_caches: list[KVCache] | None = None,
     ) -> list[torch.Tensor]:
         """The byte layers' outputs, one ``[B, T, D]`` per layer. With ``kv_caches``, ``x`` continues
         the cached bytes. Cross-attention never writes into the bytes, so they need no patches."""
@@ -539,7 +628,10 @@ class LatentTransformer(nn.Module):
         self.rope = RotaryCache(stack.head_dim, stack.max_seq_len, stack.rope_base)
 
     def forward(
-        self, patches: torch.Tensor, mask: torch.Tensor | None, kv_caches: list[KVCache] | None = None
+        self,
+        patches: torch.Tensor,
+        mask: torch.Tensor | BlockMask | None,
+        kv_caches: list[KVCache] | None = None,
     ) -> torch.Tensor:
         """Latent outputs ``[B, P, latent_dim]``; with ``kv_caches``, ``patches`` continue the cached ones."""
         h = self.in_proj(patches) if self.in_proj is not None else patches
@@ -571,7 +663,7 @@ class LocalDecoder(nn.Module):
         x: torch.Tensor,
         latent: torch.Tensor,
         dec_ids: torch.Tensor,
-        self_mask: torch.Tensor | None,
+        self_mask: torch.Tensor | BlockMask | None,
         kv_caches: list[KVCache] | None = None,
     ) -> torch.Tensor:
         """Logits ``[B, T, 260]`` for byte states ``x``, position ``t`` reading latent output ``dec_ids[t]``;
@@ -634,14 +726,39 @@ class BLT(nn.Module):
         b, t = ids.shape
         n_patches = patch_lengths.shape[1]
         pids = patch_ids(patch_lengths, t)
-        self_mask = latent_attn_mask = None
-        if self.config.document_mask and (ids[:, :-1] == EOS_ID).any():
-            self_mask = local_mask(document_ids(ids), self.config.local_window)
-            latent_attn_mask = latent_mask(patch_documents(ids, pids, n_patches))
         x = self.embed(ids)
+        self_mask, latent_attn_mask = self._document_masks(ids, pids, n_patches, x)
         h, patches = self.encoder(x, pids, n_patches, self_mask)
         latent = self.latent(patches, latent_attn_mask)
         return self.decoder(h, latent, decoder_patch_ids(patch_lengths, t), self_mask)
+
+    def _document_masks(
+        self, ids: torch.Tensor, pids: torch.Tensor, n_patches: int, x: torch.Tensor
+    ) -> tuple[torch.Tensor | BlockMask | None, torch.Tensor | BlockMask | None]:
+        """The local and the latent self-attention masks that keep documents apart, or ``None`` for the
+        layers' own causal (and window) rule: flex ``BlockMask``s where the layers run flex attention
+        (CUDA), SDPA's dense masks elsewhere, both from :func:`local_mask_mod` / :func:`latent_mask_mod`.
+
+        Dense masks are made only when an EOS sits inside a row (else the unmasked paths are faster).
+        When both stacks run flex, BlockMasks are made for every batch without looking: one document
+        gives the plain causal rule anyway, and not reading the ids back saves a host sync that would
+        split a compiled step in two.
+        """
+        c = self.config
+        if not c.document_mask:
+            return None, None
+        # ``x`` (device, whether it needs gradients) is what each stack's attention decides by.
+        flex_local, flex_latent = (
+            part.layers[0].attn._use_flex(x, None) for part in (self.encoder, self.latent)
+        )
+        if not (flex_local and flex_latent) and not (ids[:, :-1] == EOS_ID).any():
+            return None, None
+        b, t = ids.shape
+        local = attention_mask(
+            local_mask_mod(document_ids(ids), c.local_window), b, t, ids.device, flex_local
+        )
+        latent_rule = latent_mask_mod(patch_documents(ids, pids, n_patches))
+        return local, attention_mask(latent_rule, b, n_patches, ids.device, flex_latent)
 
     # ------------------------------------------------------------------------- generation
 
@@ -1323,12 +1440,16 @@ __all__ = [
     "config_to_hf",
     "decoder_cross_mask",
     "decoder_patch_ids",
+    "dense_mask_from_mod",
     "document_ids",
+    "gpu_blt_config",
     "encoder_cross_mask",
     "hash_ngram_ids",
     "latent_mask",
+    "latent_mask_mod",
     "load_blt",
     "local_mask",
+    "local_mask_mod",
     "patch_documents",
     "patch_ids",
     "pool_patches",

@@ -36,6 +36,8 @@ import torch
 from torch import nn
 
 from bltlib import flops
+from bltlib.bpe import Tokenizer
+from bltlib.data.batching import BOS_ID, BYTE_VOCAB, OFFSET
 from bltlib.train import CheckpointError, load_weights, read_metadata, save_weights
 from bltlib.transformer import TransformerConfig, TransformerLM
 
@@ -424,19 +426,241 @@ def load_charaware(path: str | Path, device: torch.device | str = "cpu") -> Char
     return load_weights(model, path).to(device).eval()
 
 
+# ----------------------------------------------------------------------------- the study's models
+
+STUDY_MODELS = ("bpe", "bpe_char", "bpe_matched", "bytes")
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+TOKENIZER_FILE = "char_tokenizer.model"  # shared by the three token models, next to their weights
+BOS_TOKEN = "<|endoftext|>"  # the token models' BOS: a special token registered after the merges
+DEFAULT_MAX_NEW = 64  # bytes of new text when answer() is given no cap
+_STUDY_SCRIPT = "python scripts/char_study.py --preset cpu --threads 1 (or --preset gpu on a GPU)"
+
+
+def study_weights(name: str, weights_dir: str | Path | None = None) -> Path:
+    """Where the study's fine-tuned model ``name`` is shipped: ``<weights_dir>/char_<name>.safetensors``.
+
+    >>> study_weights("bytes").name
+    'char_bytes.safetensors'
+    """
+    if name not in STUDY_MODELS:
+        raise ValueError(f"unknown study model {name!r}; valid names: {', '.join(STUDY_MODELS)}")
+    return Path(WEIGHTS_DIR if weights_dir is None else weights_dir) / f"char_{name}.safetensors"
+
+
+def bos_id(tokenizer: Tokenizer) -> int:
+    """The id of a study tokenizer's :data:`BOS_TOKEN`, with a clear error if it has none.
+
+    >>> from bltlib.bpe import BasicTokenizer
+    >>> tok = BasicTokenizer()
+    >>> tok.register_special_tokens({BOS_TOKEN: 256})
+    >>> bos_id(tok)
+    256
+    """
+    specials = getattr(tokenizer, "special_tokens", None)
+    if not isinstance(specials, dict):
+        raise TypeError(f"tokenizer must be a bltlib.bpe.Tokenizer, got {type(tokenizer).__name__}")
+    if BOS_TOKEN not in specials:
+        raise ValueError(
+            f"the tokenizer has no {BOS_TOKEN!r} special token, which the study's token models begin every "
+            "sequence with: tokenizer.register_special_tokens({BOS_TOKEN: len(tokenizer.vocab)})"
+        )
+    return specials[BOS_TOKEN]
+
+
+def encode_prompt(text: str, tokenizer: Tokenizer | None = None) -> list[int]:
+    """The ids a study model reads for ``text``: BOS, then the tokens (``tokenizer``) or the byte ids
+    (``None``: byte b -> b + 4, BOS = 1, as :func:`bltlib.data.encode_bytes`).
+
+    >>> encode_prompt("hi")
+    [1, 108, 109]
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    if tokenizer is None:
+        return [BOS_ID] + [b + OFFSET for b in text.encode("utf-8")]
+    return [bos_id(tokenizer)] + tokenizer.encode_ordinary(text)
+
+
+def _caps(max_new: int | Sequence[int] | None, n: int) -> list[int]:
+    caps = [DEFAULT_MAX_NEW] * n if max_new is None else max_new
+    if isinstance(caps, int) and not isinstance(caps, bool):
+        caps = [caps] * n
+    if isinstance(caps, str | bytes) or not isinstance(caps, Sequence) or len(caps) != n:
+        raise ValueError(f"max_new must be None, an int or one int per prompt ({n}), got {max_new!r}")
+    for cap in caps:
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
+            raise ValueError(f"max_new caps must be non-negative ints (bytes of new text), got {cap!r}")
+    return list(caps)
+
+
+@torch.no_grad()
+def answer(
+    model: TransformerLM,
+    prompts: Sequence[str],
+    tokenizer: Tokenizer | None = None,
+    max_new: int | Sequence[int] | None = None,
+    batch_size: int = 64,
+) -> list[str]:
+    """Greedy continuations of ``prompts``, as text: new bytes up to the first newline (not included),
+    at most ``max_new`` bytes each (one int for all, one per prompt, or ``None`` for
+    :data:`DEFAULT_MAX_NEW`). The study caps an answer at ``len(answer) + 8`` bytes.
+
+    Works for a token model (pass its ``tokenizer``; BOS is its :data:`BOS_TOKEN`) and a byte model
+    (``tokenizer=None``: byte ids with BOS, :func:`encode_prompt`). A generated special id (BOS, or a
+    byte model's ids 0-3) ends the answer too. ``TransformerLM`` has no left padding, so prompts are
+    batched by their length in ids (at most ``batch_size`` at a time) and every batch stops once each
+    of its rows has its newline or its cap. Generation also stops at the model's ``max_seq_len``.
+    Bytes cut mid-character decode as U+FFFD.
+
+    >>> config = CharAwareConfig(vocab_size=BYTE_VOCAB, dim=16, n_layers=1, n_heads=2, max_seq_len=32)
+    >>> _ = torch.manual_seed(0)
+    >>> out = answer(CharAwareLM(config), ["Reverse the word: cat\\nAnswer:", "Spell: hi\\n"], max_new=[3, 5])
+    >>> [len(a.encode()) <= cap for a, cap in zip(out, [3, 5])], any("\\n" in a for a in out)
+    ([True, True], False)
+    """
+    if not isinstance(model, TransformerLM):
+        raise TypeError(f"model must be a TransformerLM or CharAwareLM, got {type(model).__name__}")
+    if isinstance(prompts, str) or not isinstance(prompts, Sequence):
+        raise TypeError("prompts must be a sequence of str (a list of prompts), not a single str")
+    vocab = model.config.vocab_size
+    if tokenizer is None and vocab != BYTE_VOCAB:
+        raise ValueError(
+            f"a token model (vocab {vocab}) needs its tokenizer; tokenizer=None means a byte model "
+            f"(vocab {BYTE_VOCAB})"
+        )
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    caps = _caps(max_new, len(prompts))
+    encoded = [encode_prompt(p, tokenizer) for p in prompts]
+    for i, ids in enumerate(encoded):
+        if len(ids) > model.max_seq_len:
+            raise ValueError(
+                f"prompt {i} is {len(ids)} ids long; the model reads at most {model.max_seq_len}"
+            )
+        if max(ids) >= vocab:
+            raise ValueError(f"prompt {i} has token id {max(ids)}: the tokenizer does not fit this model")
+    if tokenizer is None:
+        pieces = [b""] * OFFSET + [bytes([b]) for b in range(256)]  # b"": a special id, ends the answer
+    else:
+        pieces = tokenizer_bytes(tokenizer, vocab)
+    by_length: dict[int, list[int]] = {}
+    for i, ids in enumerate(encoded):
+        by_length.setdefault(len(ids), []).append(i)
+    out: list[bytes] = [b""] * len(prompts)
+    was_training = model.training
+    model.eval()
+    try:
+        for _, members in sorted(by_length.items()):
+            for start in range(0, len(members), batch_size):
+                rows = members[start : start + batch_size]
+                new = _greedy(model, [encoded[i] for i in rows], [caps[i] for i in rows], pieces)
+                for i, text in zip(rows, new, strict=True):
+                    out[i] = text
+    finally:
+        model.train(was_training)
+    return [b.decode("utf-8", errors="replace") for b in out]
+
+
+def _greedy(model: TransformerLM, rows: list[list[int]], caps: list[int], pieces: list[bytes]) -> list[bytes]:
+    """Greedy new bytes for prompts of equal length, each stopped at a newline, a special id or its cap."""
+    length = len(rows[0])
+    # Every id spells at least one byte (specials stop the row), so cap ids always reach cap bytes.
+    steps = min(max(caps), model.max_seq_len - length)
+    out = [bytearray() for _ in rows]
+    done = [cap == 0 for cap in caps]
+    if steps <= 0 or all(done):
+        return [b"" for _ in rows]
+    device = model.tok_emb.weight.device
+    caches = model.new_kv_caches(len(rows), capacity=length + steps)
+    logits, _ = model(torch.tensor(rows, device=device), kv_caches=caches)
+    for step in range(steps):
+        nxt = logits[:, -1].argmax(-1)
+        for r, i in enumerate(nxt.tolist()):
+            if done[r]:
+                continue
+            piece = pieces[i]
+            out[r] += piece.split(b"\n", 1)[0]
+            done[r] = not piece or b"\n" in piece or len(out[r]) >= caps[r]
+        if all(done) or step + 1 == steps:
+            break
+        logits, _ = model(nxt[:, None], kv_caches=caches)
+    return [bytes(o[:cap]) for o, cap in zip(out, caps, strict=True)]
+
+
+@dataclass
+class StudyModel:
+    """One of the study's fine-tuned models: its ``name``, the ``model`` and its ``tokenizer`` (``None``
+    for the byte model), with :meth:`answer` bound to them."""
+
+    name: str
+    model: CharAwareLM
+    tokenizer: Tokenizer | None
+    card: dict
+
+    def answer(self, prompts: Sequence[str], max_new: int | Sequence[int] | None = None) -> list[str]:
+        """:func:`answer` with this model and its tokenizer."""
+        return answer(self.model, prompts, self.tokenizer, max_new)
+
+
+def load_models(
+    names: Sequence[str] | None = None,
+    weights_dir: str | Path | None = None,
+    device: torch.device | str = "cpu",
+) -> dict[str, StudyModel]:
+    """The study's shipped fine-tuned models by name (default: all of :data:`STUDY_MODELS`), each with
+    its tokenizer, from ``weights_dir`` (default ``bltlib/weights``), in eval mode on ``device``.
+
+    >>> load_models(["bpe"], weights_dir="/nonexistent")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: no char-study model 'bpe' at /nonexistent/char_bpe.safetensors: ...char_study.py ...
+    """
+    names = list(STUDY_MODELS) if names is None else names
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        raise TypeError(f"names must be a list of model names, got {type(names).__name__}")
+    paths = {name: study_weights(name, weights_dir) for name in names}  # unknown names fail here
+    hint = f": make the shipped models with `{_STUDY_SCRIPT}`"
+    for name, path in paths.items():
+        if not path.is_file():
+            raise FileNotFoundError(f"no char-study model {name!r} at {path}{hint}")
+    tokenizer = None
+    if any(name != "bytes" for name in names):
+        tok_path = Path(WEIGHTS_DIR if weights_dir is None else weights_dir) / TOKENIZER_FILE
+        if not tok_path.is_file():
+            raise FileNotFoundError(f"no char-study tokenizer at {tok_path}{hint}")
+        tokenizer = Tokenizer.from_file(tok_path)
+    models = {}
+    for name, path in paths.items():
+        model = load_charaware(path, device)
+        tok = None if name == "bytes" else tokenizer
+        if tok is not None and tokenizer_bytes(tok, model.config.vocab_size) != model.token_bytes:
+            raise CheckpointError(f"{path} was not trained with the tokenizer {TOKENIZER_FILE} beside it")
+        models[name] = StudyModel(name, model, tok, charaware_card(path))
+    return models
+
+
 __all__ = [
+    "BOS_TOKEN",
+    "DEFAULT_MAX_NEW",
     "EXTRAS",
+    "STUDY_MODELS",
     "CharAwareConfig",
     "CharAwareLM",
     "CharLSTMEmbedding",
     "MatchedEmbedding",
+    "StudyModel",
+    "answer",
+    "bos_id",
     "char_path_params",
     "charaware_card",
+    "encode_prompt",
     "flops_per_byte",
     "load_charaware",
+    "load_models",
     "matched_width",
     "param_counts",
     "save_charaware",
+    "study_weights",
     "token_byte_table",
     "tokenizer_bytes",
 ]

@@ -498,11 +498,10 @@ class Patcher:
                 )
             e = entropies.to(ids.device).float()
             score = e[:, 1:] - e[:, :-1] if self.monotonic else e[:, 1:]  # decides tokens 2 .. T
-            above = score > self.threshold
-            if self.monotonic:
-                above[:, 0] = True  # the monotonic rule always starts token 2
-            above = torch.cat([torch.zeros_like(above[:, :1]), above], 1)  # token 1: forced below
-            starts = torch.cat([torch.ones_like(above[:, :1]), above], 1)
+            starts = torch.zeros(b, t + 1, dtype=torch.bool, device=ids.device)  # tokens 0, 1: forced below
+            starts[:, 2:] = score > self.threshold
+            if self.monotonic and t >= 2:
+                starts[:, 2] = True  # the monotonic rule always starts token 2
         starts = starts.clone()
         starts[:, :2] = True  # [BOS] is a patch of its own: tokens 0 and 1 always start
         return starts

@@ -2,7 +2,7 @@
 
 What it does, in the order a step runs: fetch a batch with ``get_batch("train", step)``, set the learning
 rate from :func:`lr_at` (linear warmup, cosine decay to ``min_lr_ratio * lr``), forward under bf16
-autocast on CUDA (full fp32 on CPU), backward, clip the gradient norm, AdamW step; every
+autocast on CUDA (full fp32 on CPU unless ``amp_on_cpu``), backward, clip the gradient norm, AdamW step; every
 ``eval_every`` steps, the mean loss on ``eval_batches`` fixed validation batches. A ``callback(step,
 metrics)`` sees every step (for live loss plots), and a ``tqdm`` bar shows the loss.
 
@@ -75,8 +75,10 @@ class CheckpointError(ValueError):
 class TrainConfig:
     """Hyper-parameters of a run. ``batch_size`` is for ``get_batch`` to read; it is recorded, not used here.
 
-    ``amp`` turns on bf16 autocast, on CUDA only. ``compile=None`` compiles the model on CUDA only; if
-    compiling fails (a compiler bug for some shape), the Trainer warns and runs eagerly instead.
+    ``amp`` turns on bf16 autocast, on CUDA only unless ``amp_on_cpu`` (bf16 is slower than float32 on
+    most CPUs: that switch is there to test the bf16 path without a GPU). ``compile=None`` compiles the
+    model on CUDA only; if compiling fails (a compiler bug for some shape), the Trainer warns and runs
+    eagerly instead.
     ``ckpt_dir`` with ``ckpt_every > 0`` saves a checkpoint every ``ckpt_every`` steps and at the end.
     ``parallel``: how several processes (under ``torchrun``) share the work, ``ddp`` or ``fsdp``.
     """
@@ -92,6 +94,7 @@ class TrainConfig:
     eval_batches: int = 1
     betas: tuple[float, float] = (0.9, 0.95)
     amp: bool = True
+    amp_on_cpu: bool = False
     compile: bool | None = None
     progress: bool = True
     ckpt_dir: str | None = None
@@ -220,7 +223,7 @@ class Trainer:
             fully_shard(self.model)
         self.optimizer = make_optimizer(self.model, cfg)
         on_cuda = self.device.type == "cuda"
-        self.amp = cfg.amp and on_cuda
+        self.amp = cfg.amp and (on_cuda or cfg.amp_on_cpu)
         compile_ = on_cuda if cfg.compile is None else cfg.compile
         # keep the plain module for checkpoints: a compiled one renames its weights "_orig_mod.*"
         self._wrapped = self.model
@@ -234,7 +237,7 @@ class Trainer:
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.amp:
-            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def _loss(self, batch: Batch) -> torch.Tensor:
@@ -431,7 +434,8 @@ class Trainer:
         changed = {
             k
             for k, v in asdict(self.cfg).items()
-            if _jsonable(v) != state["config"].get(k) and k != "parallel"  # checkpoints do not depend on it
+            # a field the checkpoint predates is no change; checkpoints do not depend on "parallel"
+            if k in state["config"] and _jsonable(v) != state["config"][k] and k != "parallel"
         }
         if changed and self.rank == 0:
             warnings.warn(f"resuming with a config that differs in {sorted(changed)}", stacklevel=2)

@@ -17,12 +17,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from bltlib.rope import RotaryCache, apply_rotary, rope_parameters
+
+if TYPE_CHECKING:  # imported where flex attention runs, not at import time
+    from torch.nn.attention.flex_attention import BlockMask
 
 IGNORE_INDEX = -100  # targets with this value do not count in the loss
 ATTN_IMPLS = ("auto", "sdpa", "flex")
@@ -311,11 +315,12 @@ class Attention(nn.Module):
         cos: torch.Tensor,
         sin: torch.Tensor,
         kv_cache: KVCache | None = None,
-        mask: torch.Tensor | None = None,
+        mask: torch.Tensor | BlockMask | None = None,
     ) -> torch.Tensor:
         """``x`` is ``[B, T, dim]``; ``cos``/``sin`` (``[T, head_dim]``) are for the positions of ``x``.
 
-        ``mask`` (boolean, broadcasting to ``[B, heads, T, keys]``) replaces the config's causal/window rule.
+        ``mask`` (boolean, broadcasting to ``[B, heads, T, keys]``) replaces the config's causal/window rule;
+        a flex ``BlockMask`` does the same through flex attention (no KV cache, no dropout).
         """
         b, t, dim = x.shape
         q = self.q(x).view(b, t, self.n_heads, self.head_dim).transpose(1, 2)
@@ -326,7 +331,10 @@ class Attention(nn.Module):
         if kv_cache is not None:
             k, v = kv_cache.update(k, v)
         dropout_p = self.dropout if self.training else 0.0
-        if mask is not None:
+        if mask is not None and not isinstance(mask, torch.Tensor):  # a BlockMask: flex attention
+            gqa = self.n_kv_heads != self.n_heads
+            y = _flex_attention()(q, k, v, block_mask=mask, enable_gqa=gqa)
+        elif mask is not None:
             y = attend(q, k, v, mask, dropout_p)
         elif t == 1 and kv_cache is not None:
             # One new token (decoding): every cached key is in its past; the window keeps the last ones.
@@ -385,7 +393,7 @@ class Block(nn.Module):
         cos: torch.Tensor,
         sin: torch.Tensor,
         kv_cache: KVCache | None = None,
-        mask: torch.Tensor | None = None,
+        mask: torch.Tensor | BlockMask | None = None,
     ) -> torch.Tensor:
         x = x + self.attn(self.attn_norm(x), cos, sin, kv_cache, mask)
         return x + self.mlp(self.mlp_norm(x))

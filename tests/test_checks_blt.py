@@ -290,12 +290,40 @@ def _code_lines(fn):
     return [line.strip() for line in lines if len(line.strip()) >= 12]
 
 
+def closes_loop(entropies, threshold):
+    """A learner's answer: the newest entropy decides, after the forced [BOS] patch."""
+    if len(entropies) < 2:
+        return True
+    return entropies[-1] > threshold
+
+
+def closes_previous(entropies, threshold):
+    return len(entropies) == 1 or entropies[-2] > threshold
+
+
+def closes_unforced(entropies, threshold):
+    return entropies[-1] > threshold
+
+
+def closes_at_or_above(entropies, threshold):
+    return len(entropies) == 1 or entropies[-1] >= threshold
+
+
+def closes_on_average(entropies, threshold):
+    return len(entropies) == 1 or sum(entropies[1:]) / (len(entropies) - 1) > threshold
+
+
+def closes_tensor(entropies, threshold):
+    return torch.tensor(len(entropies) == 1 or entropies[-1] > threshold)
+
+
 SOLUTIONS = {
     "hash_ids": [blt.hash_ngram_ids, checks.reference_hash_ids, hash_horner],
     "pool": [blt.pool_patches, pool_loop],
     "encoder_mask": [blt.encoder_cross_mask, encoder_mask_loop],
     "decoder_ids": [blt.decoder_patch_ids, blt.patch_ids, decoder_ids_loop],
     "bits_per_byte": [checks.reference_bits_per_byte, bpb_loop],
+    "closes_patch": [checks.reference_closes_patch, closes_loop],
 }
 
 
@@ -316,6 +344,8 @@ SOLUTIONS = {
         (checks.bits_per_byte, checks.reference_bits_per_byte),
         (checks.bits_per_byte, bpb_cross_entropy),
         (checks.bits_per_byte, bpb_loop),
+        (checks.closes_patch, checks.reference_closes_patch),
+        (checks.closes_patch, closes_loop),
     ],
 )
 def test_correct_answers_pass(check, solution, capsys):
@@ -370,6 +400,11 @@ MISTAKES = [
     (checks.bits_per_byte, bpb_drops_specials, "EOS and BOS", "count as bytes"),
     (checks.bits_per_byte, bpb_shifted, "random logits", "already aligned"),
     (checks.bits_per_byte, bpb_tensor, "uniform", ".item()"),
+    (checks.closes_patch, closes_previous, "spike at the newest", "NEWEST entropy"),
+    (checks.closes_patch, closes_unforced, "only [BOS]", "patch of its own"),
+    (checks.closes_patch, closes_at_or_above, "equals the threshold", "GREATER"),
+    (checks.closes_patch, closes_on_average, "one byte earlier", "not an average"),
+    (checks.closes_patch, closes_tensor, "spike at the newest", "Python bool"),
 ]
 
 

@@ -473,3 +473,14 @@ def test_patched_windows_is_deterministic_per_seed_and_checks_input():
         patched_windows(corpus[:33], patcher, 4, 32, torch.Generator())
     with pytest.raises(ValueError, match="must match ids"):
         patched_windows(corpus, patcher, 4, 32, torch.Generator(), torch.zeros(199))
+
+
+def test_patcher_start_mask_on_the_shortest_rows():
+    # [BOS] alone: tokens 0 and 1 start; [BOS] + one byte: token 2 follows the entropy (or monotonic rule).
+    one, two = torch.tensor([[1]]), torch.tensor([[1, 70]])
+    assert Patcher("entropy", threshold=1.0).start_mask(one, torch.tensor([[0.5]])).tolist() == [[True, True]]
+    assert Patcher("entropy", threshold=1.0).start_mask(two, torch.tensor([[3.0, 0.5]])).tolist() == [
+        [True, True, False]
+    ]
+    monotonic = Patcher("entropy", threshold=1.0, monotonic=True)
+    assert monotonic.start_mask(two, torch.tensor([[3.0, 0.5]])).tolist() == [[True, True, True]]

@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from bltlib.blt import HASH_PRIMES, decoder_patch_ids, encoder_cross_mask, hash_ngram_ids, pool_patches
 from bltlib.checks.core import Case, CheckResult, Idea, Mistake, check, summary
 from bltlib.data.batching import BYTE_VOCAB, encode_bytes
+from bltlib.patching import Patcher
 from bltlib.transformer import IGNORE_INDEX
 
 # ----------------------------------------------------------------------------- forms and comparisons
@@ -890,13 +891,113 @@ def bits_per_byte(fn: Callable, *, raise_on_fail: bool = True, more: bool = Fals
     )
 
 
+# ----------------------------------------------------------------------------- 7. the boundary decision
+
+
+def reference_closes_patch(entropies: list[float], threshold: float) -> bool:
+    """Does the patch holding the newest byte close, so that the next byte starts a new patch (and the
+    latent model takes a step now)? ``entropies[i]`` is the entropy model's uncertainty about byte
+    ``i + 1``, for positions ``0 .. t``; the rule is :class:`bltlib.patching.Patcher`'s global one."""
+    ids = torch.zeros(1, len(entropies), dtype=torch.long)
+    e = torch.tensor([entropies], dtype=torch.float32)
+    return bool(Patcher("entropy", threshold=threshold).start_mask(ids, e)[0, -1])
+
+
+_BOUNDARY_EXAMPLE = (
+    "threshold 1.0, entropies [3.0, 0.4, 2.5] for positions 0 ([BOS]), 1, 2. The newest byte is at "
+    "position 2; its entropy 2.5 is the model's uncertainty about byte 3, above 1.0: byte 3 starts a new "
+    "patch, so the patch holding byte 2 closes now -> True. With [3.0, 2.5, 0.4] the answer is False: the "
+    "2.5 already decided that byte 2 starts a patch, and 0.4 says byte 3 continues it."
+)
+_BOUNDARY_NEWEST = Idea(
+    "the NEWEST entropy decides",
+    "entropies[t] (the last one) is the uncertainty about the byte that comes next; a high value there "
+    "means the next byte starts a new patch. An earlier entropy decided an earlier boundary",
+    more=_BOUNDARY_EXAMPLE,
+)
+_BOUNDARY_FORCED = Idea(
+    "[BOS] is a patch of its own",
+    "positions 0 and 1 always start a patch: after reading only [BOS] (one entropy), the answer is True "
+    "whatever the entropy says",
+    more=_BOUNDARY_EXAMPLE,
+)
+_BOUNDARY_STRICT = Idea(
+    "strictly above the threshold",
+    "a patch closes when the entropy is GREATER than the threshold; an entropy equal to it does not",
+    more=_BOUNDARY_EXAMPLE,
+)
+_BOUNDARY_MISTAKES = (
+    Mistake(lambda e, th: len(e) == 1 or (len(e) > 1 and e[-2] > th), _BOUNDARY_NEWEST),
+    Mistake(lambda e, th: e[-1] > th, _BOUNDARY_FORCED),
+    Mistake(lambda e, th: len(e) == 1 or e[-1] >= th, _BOUNDARY_STRICT),
+    Mistake(
+        lambda e, th: len(e) == 1 or sum(e[1:]) / len(e[1:]) > th,
+        Idea(
+            "one position, not an average",
+            "the global rule looks at a single entropy, the one about the next byte; averaging over the "
+            "patch smooths away exactly the spikes that mark boundaries",
+            more=_BOUNDARY_EXAMPLE,
+        ),
+    ),
+)
+
+
+def _bool_form(actual: Any, expected: bool) -> Idea | None:
+    if isinstance(actual, torch.Tensor) and actual.numel() == 1:
+        return Idea("return a Python bool", "call bool(...) or .item() on the one-element tensor")
+    if isinstance(actual, bool):
+        return None
+    return Idea("return a Python bool", f"True or False, not a {type(actual).__name__}")
+
+
+def closes_patch(fn: Callable, *, raise_on_fail: bool = True, more: bool = False) -> CheckResult | None:
+    """Check ``fn(entropies, threshold) -> bool``: the boundary decision of patch-aware generation.
+
+    ``entropies`` is a list of floats for positions ``0 .. t`` (position 0 is ``[BOS]``, ``t`` the newest
+    byte; ``entropies[i]`` is the entropy about byte ``i + 1``) and ``threshold`` a float. The answer: does
+    the next byte ``t + 1`` start a new patch, i.e. does the patch holding byte ``t`` close now and the
+    latent model take a step? ``more=True`` explains a failure at length.
+
+    >>> closes_patch(reference_closes_patch)
+    ✓ closes_patch: all 6 cases pass
+    """
+    names = ("entropies", "threshold")
+
+    def case(entropies: list[float], threshold: float, label: str, hint: Idea = _BOUNDARY_NEWEST) -> Case:
+        expected = reference_closes_patch(entropies, threshold)
+        return Case((entropies, threshold), expected, label=label, hint=hint, names=names)
+
+    cases = [
+        case([3.0, 0.4, 2.5], 1.0, "a spike at the newest byte"),
+        case([3.0, 2.5, 0.4], 1.0, "a spike one byte earlier"),
+        case([0.2], 1.0, "only [BOS] read so far", _BOUNDARY_FORCED),
+        case([3.0, 0.5, 1.0], 1.0, "the newest entropy equals the threshold", _BOUNDARY_STRICT),
+        case([2.0, 0.1, 0.2, 0.3, 1.6], 1.5, "a quiet patch, then a spike", _BOUNDARY_MISTAKES[3].idea),
+        case([4.1, 0.3, 2.2, 1.9, 0.6, 2.8, 0.9], 2.0, "a longer run"),
+    ]
+    return check(
+        "closes_patch",
+        fn,
+        cases,
+        compare=lambda actual, expected: isinstance(actual, bool) and actual == expected,
+        hint=_BOUNDARY_NEWEST,
+        mistakes=_BOUNDARY_MISTAKES,
+        form=_bool_form,
+        more=more,
+        lesson="blt",
+        raise_on_fail=raise_on_fail,
+    )
+
+
 __all__ = [
     "bits_per_byte",
+    "closes_patch",
     "decoder_ids",
     "encoder_mask",
     "hash_ids",
     "pool",
     "reference_bits_per_byte",
+    "reference_closes_patch",
     "reference_hash_ids",
     "summary",
 ]

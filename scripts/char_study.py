@@ -1,0 +1,1013 @@
+"""Lesson 5's study: do a char-aware token embedding, or bytes, help with character tasks and noisy text?
+
+    python scripts/char_study.py --preset cpu --threads 1   # the shipped models: about 4-5 hours on CPU
+    python scripts/char_study.py --preset gpu               # the same on a GPU, longer and bigger batches
+    python scripts/char_study.py --preset laptop            # minutes: a small run of every phase
+    python scripts/char_study.py --preset ci                # a smoke run (seconds)
+
+Four models on one transformer body (same width, depth, heads and SwiGLU width, so the same body
+parameters):
+
+- ``bpe``: a ``CharAwareLM`` with ``extra="none"`` over lesson 1's BPE (GPT-4 split, vocabulary 4096
+  trained on Austen train, plus a BOS token);
+- ``bpe_char``: the same plus the char LSTM embedding (an LSTM over each token's bytes);
+- ``bpe_matched``: the same plus a parameter-matched extra embedding (a low-rank second token table);
+- ``bytes``: the same body over the 260 byte ids (``extra="none"``, vocab 260).
+
+They are matched on training bytes: every step has ``batch_size`` rows; a token model's rows are
+``seq_tokens`` tokens, the byte model's ``round(seq_tokens x bytes per token)`` bytes (bytes per token
+measured on Austen train), so all see about the same bytes per step, and in fine-tuning exactly the same
+task items, in the same rows and order. FLOPs per byte differ (the byte model runs the body once per
+byte) and are reported.
+
+Phases, per model, each resumable from the checkpoints under ``--run-dir/<preset>/<model>/``:
+
+1. ``pretrain``: language modelling on Austen train (random windows, each starting with BOS);
+2. ``finetune``: rows of character-task items (:mod:`bltlib.tasks`) about words of the *train* word
+   split, packed whole into rows, loss on the answer tokens (and the newline) only, with about a
+   quarter of the rows LM windows (task-only fine-tuning destroys the LM); the weights are kept at a
+   few points along the way (``curve``: fractions of the steps) for the learning curve;
+3. ``eval``: greedy exact match (:func:`bltlib.charaware.answer`, capped at the answer + 8 bytes) per
+   task x word set (held-out words that are one BPE token, held-out words of several tokens, random
+   consonant strings) at each curve point, with Wilson 95% intervals and the majority baseline; LM bits
+   per byte on Austen test before and after fine-tuning; the noise table (bits per byte of a clean
+   continuation given a noised context minus given the clean context, context and continuation
+   tokenised separately), before and after fine-tuning. Weights are rounded to float16 before every
+   evaluation, as they are shipped.
+
+Writes ``bltlib/data/results/char_study_<preset>.json`` (``.partial.json`` until every model has every
+phase; an interrupted study goes on from it and from the checkpoints), and, for the laptop, cpu and gpu
+presets (or wherever ``--weights-dir`` says), the fine-tuned models as
+``char_<model>.safetensors`` (float16, card in the metadata, each under 5 MB) with the tokenizer
+``char_tokenizer.model``, read back by :func:`bltlib.charaware.load_models`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import random
+import shlex
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from bltlib.bpe import RegexTokenizer
+from bltlib.charaware import (
+    BOS_TOKEN,
+    STUDY_MODELS,
+    TOKENIZER_FILE,
+    WEIGHTS_DIR,
+    CharAwareConfig,
+    CharAwareLM,
+    answer,
+    bos_id,
+    encode_prompt,
+    flops_per_byte,
+    load_charaware,
+    param_counts,
+    save_charaware,
+    study_weights,
+    tokenizer_bytes,
+)
+from bltlib.config import get_device, seed_everything
+from bltlib.data import load_text
+from bltlib.data.batching import BOS_ID, BYTE_VOCAB, consecutive_windows
+from bltlib.flops import training_flops
+from bltlib.tasks import (
+    CHAR_TASKS,
+    NOISES,
+    CharItem,
+    accuracy,
+    apply_noise,
+    char_item,
+    exact_match,
+    majority_baseline,
+    random_strings,
+    split_words,
+    task_applies,
+    task_items,
+    wilson_interval,
+    words_from_text,
+)
+from bltlib.train import STATE_FILE, TrainConfig, Trainer
+from bltlib.transformer import IGNORE_INDEX
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = STUDY_MODELS
+EXTRA = {"bpe": "none", "bpe_char": "char", "bpe_matched": "matched", "bytes": "none"}
+PHASES = ("pretrain", "finetune", "eval")
+WORD_SETS = ("frequent", "rare", "random")
+MAX_FILE_BYTES = 5_000_000  # every shipped file stays under 5 MB
+SHIPPED_PRESETS = ("laptop", "cpu", "gpu")
+
+# One body for every preset but ci: dim 128 keeps each shipped file (float16) under 5 MB at vocab 4096.
+# Steps are optimizer steps per model; `curve` the fractions of the fine-tuning steps evaluated.
+_BASE = dict(
+    dim=128, layers=4, heads=4, char_dim=32, char_hidden=128, vocab_size=4096, seed=0,
+    batch_size=4, seq_tokens=128, warmup=200, pretrain_lr=2e-3, finetune_lr=1e-3,
+    curve=(0.125, 0.25, 0.5, 1.0), context_chars=80, continuation_chars=60, test_chars=None, amp=False,
+)  # fmt: skip
+PRESETS: dict[str, dict] = {
+    # seconds, for the tests: a tiny body, a few steps, two items per cell
+    "ci": {**_BASE, **dict(
+        dim=32, layers=1, heads=2, char_dim=8, char_hidden=32, seq_tokens=48, warmup=2,
+        pretrain_steps=16, pretrain_lr=3e-3, finetune_steps=16, finetune_lr=2e-3, curve=(0.25, 0.5, 1.0),
+        eval_items=2, noise_passages=3, context_chars=60, continuation_chars=30, test_chars=3_000,
+        ckpt_every=5, log_every=8,
+    )},
+    # minutes: every phase at the real size, far too short to learn the tasks
+    "laptop": {**_BASE, **dict(
+        pretrain_steps=300, finetune_steps=300, warmup=30, curve=(0.25, 0.5, 1.0), eval_items=20,
+        noise_passages=20, test_chars=50_000, ckpt_every=100, log_every=50,
+    )},
+    # the long CPU run, one thread: 6k pretraining and 14k fine-tuning steps per model (4-5 hours)
+    "cpu": {**_BASE, **dict(
+        pretrain_steps=6_000, finetune_steps=14_000, eval_items=200, noise_passages=200,
+        ckpt_every=500, log_every=250,
+    )},
+    # a GPU: 8x the rows per step and more steps (bf16 autocast)
+    "gpu": {**_BASE, **dict(
+        batch_size=32, pretrain_steps=20_000, finetune_steps=40_000, warmup=500, eval_items=300,
+        noise_passages=300, ckpt_every=1000, log_every=500, amp=True,
+    )},
+}  # fmt: skip
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--preset", choices=sorted(PRESETS), default="laptop")
+    p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    p.add_argument("--phases", nargs="+", choices=PHASES, default=list(PHASES))
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--run-dir", type=Path, default=ROOT / "runs" / "char_study", help="checkpoints go here")
+    p.add_argument("--out-dir", type=Path, default=ROOT / "bltlib" / "data" / "results", help="results JSON")
+    p.add_argument(
+        "--weights-dir",
+        type=Path,
+        default=None,
+        help=f"where the fine-tuned models are shipped (default {WEIGHTS_DIR.relative_to(ROOT)} for the "
+        "laptop, cpu and gpu presets; the ci preset ships only when this is given)",
+    )
+    p.add_argument("--no-ship", action="store_true", help="do not write the shipped weights")
+    args = p.parse_args(argv)
+    if args.threads < 1:
+        p.error(f"--threads must be at least 1, got {args.threads}")
+    return args
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def _jsonable(value: object) -> object:
+    return json.loads(json.dumps(value))  # tuples -> lists, so saved and current settings compare equal
+
+
+def _write_json(path: Path, value: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, indent=1))
+    tmp.replace(path)  # never a half-written results file, even if killed mid-write
+
+
+# ----------------------------------------------------------------------------- data, shared by all models
+
+
+class Study:
+    """Everything the models share: tokenizer, token and byte streams, word sets, evaluation items and
+    the packed fine-tuning rows. Built lazily (a resumed run that only evaluates never encodes Austen)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args, self.preset = args, args.preset
+        self.p = PRESETS[args.preset]
+        self.run_dir = args.run_dir / args.preset
+        self.seed = self.p["seed"]
+        self.B, self.T = self.p["batch_size"], self.p["seq_tokens"]
+        self.n_lm = max(1, round(self.B / 4))  # about a quarter of the fine-tuning rows are LM windows
+        if self.n_lm >= self.B:
+            raise ValueError(f"batch_size {self.B} leaves no task rows next to {self.n_lm} LM row(s)")
+        self.device = get_device()
+        self._streams: dict[tuple[str, bool], torch.Tensor] = {}
+
+    # ------------------------------------------------------------------------- text and tokenizer
+
+    @cached_property
+    def texts(self) -> dict[str, str]:
+        test = load_text("austen", split="test")
+        limit = self.p["test_chars"]
+        return {
+            "train": load_text("austen", split="train"),
+            "val": load_text("austen", split="val"),
+            "test": test if limit is None else test[:limit],
+        }
+
+    @cached_property
+    def tokenizer(self) -> RegexTokenizer:
+        """Lesson 1's BPE (GPT-4 split) at ``vocab_size``, trained once on Austen train, with BOS after it."""
+        path = self.run_dir / TOKENIZER_FILE
+        if path.is_file():
+            tok = RegexTokenizer.from_file(path)
+        else:
+            tok = RegexTokenizer()
+            tok.train(self.texts["train"], self.p["vocab_size"])
+            tok.register_special_tokens({BOS_TOKEN: self.p["vocab_size"]})
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tok.save(str(path.with_suffix("")))
+        if len(tok.vocab) != self.p["vocab_size"] or bos_id(tok) != self.p["vocab_size"]:
+            raise SystemExit(f"{path} is not a vocab-{self.p['vocab_size']} study tokenizer; delete it")
+        return tok
+
+    @cached_property
+    def token_bytes(self) -> list[bytes]:
+        return tokenizer_bytes(self.tokenizer)
+
+    def stream(self, split: str, byte_level: bool) -> torch.Tensor:
+        """The ids of a split (tokens, or bytes for ``byte_level``), without BOS: windows add their own."""
+        key = (split, byte_level)
+        if key not in self._streams:
+            ids = encode_prompt(self.texts[split], None if byte_level else self.tokenizer)[1:]
+            self._streams[key] = torch.tensor(ids, dtype=torch.long)
+        return self._streams[key]
+
+    @cached_property
+    def bytes_per_token(self) -> float:
+        return len(self.texts["train"].encode("utf-8")) / len(self.stream("train", False))
+
+    @cached_property
+    def byte_seq(self) -> int:
+        """The byte model's row length: as many bytes as a token model's row holds on average."""
+        return round(self.T * self.bytes_per_token)
+
+    def seq_len(self, name: str) -> int:
+        return self.byte_seq if name == "bytes" else self.T
+
+    def tok(self, name: str) -> RegexTokenizer | None:
+        return None if name == "bytes" else self.tokenizer
+
+    def bos(self, name: str) -> int:
+        return BOS_ID if name == "bytes" else bos_id(self.tokenizer)
+
+    # ------------------------------------------------------------------------- words and items
+
+    @cached_property
+    def words(self) -> dict[str, list[str]]:
+        """``train`` (fine-tuning) words, and the held-out ``frequent`` (one BPE token after a space, as in
+        the prompts), ``rare`` (several tokens) and ``random`` (consonant strings, no Austen word) sets."""
+        words = words_from_text(self.texts["train"])
+        split = split_words(words, held_out=0.2, seed=self.seed)
+        single = {w: len(self.tokenizer.encode_ordinary(" " + w)) == 1 for w in split.held_out}
+        n_random = max(500, 2 * self.p["eval_items"])
+        rng = random.Random(f"random strings {self.seed}")
+        return {
+            "train": split.train,
+            "frequent": [w for w in split.held_out if single[w]],
+            "rare": [w for w in split.held_out if not single[w]],
+            "random": random_strings(n_random, rng, exclude=set(words)),
+        }
+
+    @cached_property
+    def eval_items(self) -> dict[str, dict[str, list[CharItem]]]:
+        """``eval_items`` items per task x word set, the same for every model: distinct words where the
+        set has enough (``contains_char`` draws its letter first, as :func:`task_items` does)."""
+        out: dict[str, dict[str, list[CharItem]]] = {}
+        n = self.p["eval_items"]
+        for task in CHAR_TASKS:
+            out[task] = {}
+            for word_set in WORD_SETS:
+                rng = random.Random(f"eval {task} {word_set} {self.seed}")
+                pool = self.words[word_set]
+                if task == "contains_char":
+                    out[task][word_set] = task_items(task, pool, n, rng)
+                else:
+                    usable = [w for w in pool if task_applies(task, w)]
+                    chosen = rng.sample(usable, min(n, len(usable)))
+                    out[task][word_set] = [char_item(task, w, rng) for w in chosen]
+        return out
+
+    def item_ids(self, item: CharItem, tok: RegexTokenizer | None) -> tuple[list[int], list[bool]]:
+        """BOS + prompt, then the continuation ``" " + answer + "\\n"``, tokenised separately; and which
+        ids are the continuation (the fine-tuning targets)."""
+        prompt = encode_prompt(item.prompt, tok)
+        cont = encode_prompt(f" {item.answer}\n", tok)[1:]
+        return prompt + cont, [False] * len(prompt) + [True] * len(cont)
+
+    @cached_property
+    def finetune_rows(self) -> tuple[list[list[CharItem]], list[int]]:
+        """The fine-tuning rows (``batch_size - n_lm`` per step, in order) and the items seen before each
+        step. Items come from the train words, tasks shuffled together, and are packed whole, in order,
+        into rows that fit both a token row (``seq_tokens``) and a byte row: so every model gets the same
+        items in the same rows."""
+        need = self.p["finetune_steps"] * (self.B - self.n_lm)
+        rng = random.Random(f"finetune items {self.seed}")
+        tok_room, byte_room = self.T + 1, self.byte_seq + 1  # a row of n ids gives n - 1 (x, y) pairs
+        rows: list[list[CharItem]] = []
+        row: list[CharItem] = []
+        used_tok = used_byte = 0
+        while len(rows) < need:
+            # blocks of 2,000 items per task, shuffled together: task_items filters the words once per call
+            block = [item for task in CHAR_TASKS for item in task_items(task, self.words["train"], 2000, rng)]
+            rng.shuffle(block)
+            for item in block:
+                n_tok = len(self.item_ids(item, self.tokenizer)[0])
+                n_byte = len(self.item_ids(item, None)[0])
+                if n_tok > tok_room or n_byte > byte_room:
+                    raise SystemExit(
+                        f"a fine-tuning item needs {n_tok} tokens / {n_byte} bytes, more than a row holds "
+                        f"({tok_room} / {byte_room}): raise seq_tokens. Item: {item}"
+                    )
+                if row and (used_tok + n_tok > tok_room or used_byte + n_byte > byte_room):
+                    rows.append(row)
+                    row, used_tok, used_byte = [], 0, 0
+                    if len(rows) == need:
+                        break
+                row.append(item)
+                used_tok, used_byte = used_tok + n_tok, used_byte + n_byte
+        per_step = self.B - self.n_lm
+        seen = [0]
+        for step in range(self.p["finetune_steps"]):
+            seen.append(seen[-1] + sum(len(r) for r in rows[step * per_step : (step + 1) * per_step]))
+        return rows, seen
+
+    def curve_steps(self) -> list[int]:
+        steps = self.p["finetune_steps"]
+        return sorted({max(1, round(f * steps)) for f in self.p["curve"]})
+
+    # ------------------------------------------------------------------------- batches
+
+    def lm_rows(self, name: str, split: str, n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` random LM windows: x = BOS + the first T - 1 ids, y = the T ids."""
+        stream, t = self.stream(split, name == "bytes"), self.seq_len(name)
+        starts = torch.randint(0, len(stream) - t, (n,), generator=g)
+        y = torch.stack([stream[s : s + t] for s in starts])
+        return torch.cat([torch.full((n, 1), self.bos(name)), y[:, :-1]], 1), y
+
+    def task_rows(self, name: str, rows: list[list[CharItem]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Packed item rows, right-padded (a causal model never looks ahead, so padding changes nothing
+        before it); targets only on the continuations."""
+        t, tok = self.seq_len(name), self.tok(name)
+        x = torch.full((len(rows), t), self.bos(name))
+        y = torch.full((len(rows), t), IGNORE_INDEX)
+        for r, items in enumerate(rows):
+            ids: list[int] = []
+            target: list[bool] = []
+            for item in items:
+                i, m = self.item_ids(item, tok)
+                ids, target = ids + i, target + m
+            n = len(ids) - 1
+            x[r, :n] = torch.tensor(ids[:-1])
+            y[r, :n] = torch.tensor(
+                [i if m else IGNORE_INDEX for i, m in zip(ids[1:], target[1:], strict=True)]
+            )
+        return x, y
+
+    def pretrain_batches(self, name: str) -> Callable[[str, int], tuple[torch.Tensor, torch.Tensor]]:
+        def get_batch(split: str, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + 2 * step + (split == "val"))
+            return self.lm_rows(name, split, self.B, g)
+
+        return get_batch
+
+    def finetune_batches(self, name: str) -> Callable[[str, int], tuple[torch.Tensor, torch.Tensor]]:
+        rows, _ = self.finetune_rows
+        per_step = self.B - self.n_lm
+
+        def get_batch(split: str, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + 2 * step + (split == "val") + 10**9)
+            if split != "train":
+                return self.lm_rows(name, "val", self.B, g)
+            tx, ty = self.task_rows(name, rows[step * per_step : (step + 1) * per_step])
+            lx, ly = self.lm_rows(name, "train", self.n_lm, g)
+            return torch.cat([lx, tx]), torch.cat([ly, ty])
+
+        return get_batch
+
+    # ------------------------------------------------------------------------- models
+
+    def new_model(self, name: str) -> CharAwareLM:
+        """A fresh model; the seed fixes the body, so the three token models start from the same one."""
+        torch.manual_seed(self.seed)
+        p = self.p
+        byte_level = name == "bytes"
+        config = CharAwareConfig(
+            vocab_size=BYTE_VOCAB if byte_level else p["vocab_size"] + 1,  # + BOS
+            dim=p["dim"],
+            n_layers=p["layers"],
+            n_heads=p["heads"],
+            max_seq_len=self.seq_len(name),
+            extra=EXTRA[name],
+            char_dim=p["char_dim"],
+            char_hidden=p["char_hidden"],
+        )
+        return CharAwareLM(config, None if byte_level else self.token_bytes)
+
+    def describe(self, name: str, model: CharAwareLM) -> dict:
+        c = model.config
+        bpt = 1.0 if name == "bytes" else self.bytes_per_token
+        fpb = flops_per_byte(model, bytes_per_token=bpt, context_tokens=self.seq_len(name))
+        what = {
+            "bpe": f"BPE tokens (vocab {self.p['vocab_size']} + BOS)",
+            "bpe_char": f"BPE tokens + char LSTM embedding (bytes {c.char_dim}-d, hidden {c.char_hidden})",
+            "bpe_matched": f"BPE tokens + matched extra embedding (width {c.matched_width})",
+            "bytes": "bytes (260 ids)",
+        }[name]
+        return {
+            "description": f"{what}; body dim {c.dim} x {c.n_layers} layers x {c.n_heads} heads, "
+            f"SwiGLU {c.ffn_hidden}; rows of {self.seq_len(name)} {'bytes' if name == 'bytes' else 'tokens'}",
+            "parameters": param_counts(model),
+            "seq_len": self.seq_len(name),
+            "bytes_per_position": bpt,
+            "flops_per_byte": round(fpb),
+        }
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def round_to_float16(model: CharAwareLM) -> CharAwareLM:
+    """Round the weights to float16 and back, in place: evaluate what is shipped."""
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(p.half().float())
+    return model
+
+
+@torch.no_grad()
+def lm_bits_per_byte(study: Study, name: str, model: CharAwareLM) -> float:
+    """Bits per byte on Austen test in consecutive windows (each from BOS) of the model's row length: the
+    summed losses in bits over the bytes the target ids spell (the same bytes for every model)."""
+    model.eval()
+    stream, t, bos = study.stream("test", name == "bytes"), study.seq_len(name), study.bos(name)
+    device = model.tok_emb.weight.device
+    bits = 0.0
+    for starts, n in consecutive_windows(len(stream), t, batch_size=8):
+        y = torch.stack([stream[s : s + n] for s in starts])
+        x = torch.cat([torch.full((len(y), 1), bos), y[:, :-1]], 1)
+        logits, _ = model(x.to(device))
+        bits += F.cross_entropy(logits.float().flatten(0, 1), y.to(device).flatten(), reduction="sum").item()
+    return bits / math.log(2) / len(study.texts["test"].encode("utf-8"))
+
+
+def noise_passages(text: str, n: int, context_chars: int, continuation_chars: int, seed: int) -> list:
+    """``n`` (context, continuation) pairs from ``text``: a context of about ``context_chars`` characters
+    starting at a word, and the continuation of about ``continuation_chars`` that follows it, starting
+    with its space (so it tokenises as it would inside the text)."""
+    rng = random.Random(seed)
+    pairs = []
+    while len(pairs) < n:
+        start = text.find(" ", rng.randrange(len(text) - 3 * (context_chars + continuation_chars))) + 1
+        cut = text.find(" ", start + context_chars)
+        end = text.find(" ", cut + continuation_chars)
+        if start > 0 and cut > start and end > cut:
+            pairs.append((text[start:cut], text[cut:end]))
+    return pairs
+
+
+@torch.no_grad()
+def continuation_bits(
+    model: CharAwareLM, tok: RegexTokenizer | None, pairs: list[tuple[str, str]]
+) -> tuple[float, int, int]:
+    """(bits of every continuation given its context, continuation bytes, contexts cut to fit): BOS +
+    context ids + continuation ids, tokenised separately; a context too long for the model loses its
+    first ids (right after BOS)."""
+    model.eval()
+    device = model.tok_emb.weight.device
+    rows, cut = [], 0
+    for context, cont in pairs:
+        c, a = encode_prompt(context, tok), encode_prompt(cont, tok)[1:]
+        room = model.max_seq_len + 1 - len(a)  # the x of BOS + c + a drops its last id
+        if room < 2:
+            raise ValueError(
+                f"the continuation {cont!r} alone fills the model's {model.max_seq_len} positions"
+            )
+        if len(c) > room:
+            c, cut = [c[0], *c[len(c) - room + 1 :]], cut + 1
+        rows.append((c + a, len(c)))
+    bits = 0.0
+    for i in range(0, len(rows), 16):
+        chunk = rows[i : i + 16]
+        t = max(len(ids) for ids, _ in chunk) - 1
+        x = torch.zeros(len(chunk), t, dtype=torch.long)
+        y = torch.full((len(chunk), t), IGNORE_INDEX)
+        for r, (ids, n_ctx) in enumerate(chunk):
+            x[r, : len(ids) - 1] = torch.tensor(ids[:-1])
+            y[r, n_ctx - 1 : len(ids) - 1] = torch.tensor(ids[n_ctx:])
+        logits, _ = model(x.to(device))
+        loss = F.cross_entropy(logits.float().flatten(0, 1), y.to(device).flatten(), reduction="sum")
+        bits += loss.item() / math.log(2)
+    return bits, sum(len(cont.encode("utf-8")) for _, cont in pairs), cut
+
+
+def noise_table(study: Study, name: str, model: CharAwareLM) -> dict:
+    """Bits per byte of the clean continuations given clean and noised contexts, and the deltas."""
+    p = study.p
+    pairs = noise_passages(
+        study.texts["test"], p["noise_passages"], p["context_chars"], p["continuation_chars"], study.seed
+    )
+    tok = study.tok(name)
+    bits, n_bytes, _ = continuation_bits(model, tok, pairs)
+    clean = bits / n_bytes
+    out = {"clean_bpb": clean, "noised_bpb": {}, "delta_bpb": {}, "contexts_cut": {}}
+    for noise in NOISES:
+        noised = [(apply_noise(noise, c, seed=i), cont) for i, (c, cont) in enumerate(pairs)]
+        bits, n_bytes, cut = continuation_bits(model, tok, noised)
+        out["noised_bpb"][noise] = bits / n_bytes
+        out["delta_bpb"][noise] = bits / n_bytes - clean
+        out["contexts_cut"][noise] = cut
+    return out
+
+
+def score_tasks(study: Study, name: str, model: CharAwareLM, examples: int = 0) -> dict:
+    """Exact match per task x word set, all items decoded in one :func:`answer` call (it batches prompts
+    of equal length). With ``examples``, the first few (prompt, answer, prediction) of each cell."""
+    cells = [
+        (task, ws, item)
+        for task, sets in study.eval_items.items()
+        for ws, items in sets.items()
+        for item in items
+    ]
+    prompts = [item.prompt for _, _, item in cells]
+    caps = [len(item.answer.encode("utf-8")) + 8 for _, _, item in cells]
+    preds = answer(model, prompts, study.tok(name), max_new=caps)
+    out: dict[str, dict[str, dict]] = {}
+    for task, sets in study.eval_items.items():
+        out[task] = {}
+        for ws, items in sets.items():
+            mine = [p for (t, w, _), p in zip(cells, preds, strict=True) if (t, w) == (task, ws)]
+            answers = [item.answer for item in items]
+            hits = exact_match(mine, answers)
+            cell = {"accuracy": accuracy(mine, answers), "correct": sum(hits), "n": len(hits)}
+            if examples:
+                cell["examples"] = [
+                    {"prompt": item.prompt, "answer": item.answer, "prediction": pred}
+                    for item, pred in zip(items[:examples], mine[:examples], strict=True)
+                ]
+            out[task][ws] = cell
+    return out
+
+
+def probe(study: Study, name: str, model: CharAwareLM, n: int = 10) -> str:
+    """A glance for the log while fine-tuning: exact matches on the first ``n`` held-out items of spell and
+    reverse (the full evaluation comes in the eval phase)."""
+    out = []
+    for task in ("spell", "reverse"):
+        for ws in ("frequent", "rare"):
+            items = study.eval_items[task][ws][:n]
+            preds = answer(
+                model, [i.prompt for i in items], study.tok(name), [len(i.answer) + 8 for i in items]
+            )
+            out.append(f"{task}/{ws} {sum(exact_match(preds, [i.answer for i in items]))}/{len(items)}")
+    return ", ".join(out)
+
+
+def mean_by_set(cells: dict[str, dict[str, dict]]) -> dict[str, float]:
+    return {ws: sum(cells[t][ws]["accuracy"] for t in cells) / len(cells) for ws in WORD_SETS}
+
+
+# ----------------------------------------------------------------------------- the phases
+
+
+class Runner:
+    """Runs the phases of one study and keeps its state (what is done, and the numbers) in the results
+    file, rewritten after every phase of every model."""
+
+    def __init__(self, study: Study, args: argparse.Namespace, argv: list[str]) -> None:
+        self.study, self.args = study, args
+        self.command = ("python scripts/char_study.py " + shlex.join(argv)).strip()
+        self.out = args.out_dir / f"char_study_{args.preset}.json"
+        self.partial = self.out.with_suffix(".partial.json")
+        self.settings = _jsonable(study.p)
+        self.state = self._load_state()
+        self.dirty = False  # whether this invocation changed the results
+        ship = args.preset in SHIPPED_PRESETS or args.weights_dir is not None
+        self.weights_dir = None if args.no_ship or not ship else (args.weights_dir or WEIGHTS_DIR)
+
+    def _load_state(self) -> dict:
+        """What is done so far: the partial results if any, else the final ones, else nothing."""
+        for path in (self.partial, self.out):
+            if path.is_file():
+                saved = json.loads(path.read_text())
+                if saved.get("settings") != self.settings:
+                    raise SystemExit(
+                        f"{path} was made with other settings than the {self.args.preset!r} preset has now; "
+                        "move it (and the run folder) away, or pass another --out-dir / --run-dir"
+                    )
+                return {k: saved[k] for k in ("settings", "commands", "runs")}
+        return {"settings": self.settings, "commands": [], "runs": {}}
+
+    def save(self) -> None:
+        """Record a finished phase in the partial results (and this command, once)."""
+        if not self.dirty:
+            self.state["commands"].append(self.command)
+            self.dirty = True
+        _write_json(self.partial, self.state)
+
+    def model_state(self, name: str) -> dict:
+        return self.state["runs"].setdefault(name, {})
+
+    def dir(self, name: str) -> Path:
+        return self.study.run_dir / name
+
+    def trainer_config(self, phase: str, name: str) -> TrainConfig:
+        p = self.study.p
+        steps = p[f"{phase}_steps"]
+        return TrainConfig(
+            steps=steps,
+            lr=p[f"{phase}_lr"],
+            warmup=min(p["warmup"], steps),
+            min_lr_ratio=0.1,
+            batch_size=p["batch_size"],
+            eval_every=p["log_every"],
+            eval_batches=2,
+            amp=p["amp"],
+            compile=False,  # the char path's unique-token batching changes shape every step
+            progress=False,
+            ckpt_dir=str(self.dir(name) / f"{phase}_ckpt"),
+            ckpt_every=p["ckpt_every"],
+        )
+
+    def train(self, phase: str, name: str, model: CharAwareLM, get_batch: Callable) -> Trainer:
+        """A Trainer for ``phase`` that logs every ``log_every`` steps and resumes from its checkpoint."""
+        cfg = self.trainer_config(phase, name)
+        last = {"time": time.perf_counter(), "step": 0}
+
+        def progress(step: int, metrics: dict) -> None:
+            if step % self.study.p["log_every"] and step != cfg.steps:
+                return
+            now = time.perf_counter()
+            per_step = (now - last["time"]) / max(1, step - last["step"])
+            last.update(time=now, step=step)
+            val = f", val {metrics['val_loss']:.3f}" if "val_loss" in metrics else ""
+            log(
+                f"[{name}] {phase} step {step}/{cfg.steps}: loss {metrics['loss']:.3f}{val}, "
+                f"lr {metrics['lr']:.2e}, {per_step:.3f} s/step"
+            )
+
+        trainer = Trainer(model, cfg, get_batch, callback=progress, device=self.study.device)
+        if (Path(cfg.ckpt_dir) / STATE_FILE).is_file():
+            trainer.resume(cfg.ckpt_dir)
+            last["step"] = trainer.step
+            log(f"[{name}] {phase}: resumed at step {trainer.step} from {cfg.ckpt_dir}")
+        return trainer
+
+    # ------------------------------------------------------------------------- pretrain
+
+    def pretrain(self, name: str) -> None:
+        study, mine = self.study, self.model_state(name)
+        path = self.dir(name) / "pretrained.safetensors"
+        if "pretrain" in mine and path.is_file():
+            log(f"[{name}] pretrain: done ({path}), skipped")
+            return
+        model = study.new_model(name)
+        mine["model"] = study.describe(name, model)
+        log(f"[{name}] pretrain: {mine['model']['description']}")
+        trainer = self.train("pretrain", name, model, study.pretrain_batches(name))
+        start_step, start = trainer.step, time.perf_counter()
+        history = trainer.train()
+        seconds = time.perf_counter() - start
+        save_charaware(model, path, {"phase": "pretrain", "command": self.command})
+        steps = trainer.cfg.steps
+        bytes_per_step = study.B * study.seq_len(name) * mine["model"]["bytes_per_position"]
+        mine["pretrain"] = {
+            "steps": steps,
+            "lr": trainer.cfg.lr,
+            "batch_size": study.B,
+            "seq_len": study.seq_len(name),
+            "bytes_per_step": round(bytes_per_step),
+            "bytes_seen": round(bytes_per_step * steps),
+            "train_flops": training_flops(mine["model"]["flops_per_byte"] * bytes_per_step * steps),
+            "seconds": round(seconds, 1),
+            "seconds_per_step": round(seconds / max(1, steps - start_step), 4),
+            "final_loss": history[-1]["loss"],
+            "val_loss": [{"step": h["step"], "val_loss": h["val_loss"]} for h in history if "val_loss" in h],
+        }
+        self.save()
+
+    # ------------------------------------------------------------------------- fine-tune
+
+    def curve_path(self, name: str, step: int) -> Path:
+        return self.dir(name) / f"finetuned_step{step}.safetensors"
+
+    def finetune(self, name: str) -> None:
+        study, mine = self.study, self.model_state(name)
+        steps = study.curve_steps()
+        if "finetune" in mine and all(self.curve_path(name, s).is_file() for s in steps):
+            log(f"[{name}] finetune: done, skipped")
+            return
+        pretrained = self.dir(name) / "pretrained.safetensors"
+        if not pretrained.is_file():
+            raise SystemExit(f"[{name}] finetune needs {pretrained}: run --phases pretrain first")
+        _, seen = study.finetune_rows
+        model = load_charaware(pretrained).train()
+        trainer = self.train("finetune", name, model, study.finetune_batches(name))
+        start_step, start = trainer.step, time.perf_counter()
+        for step in steps:
+            if self.curve_path(name, step).is_file() and trainer.step >= step:
+                continue
+            if trainer.step > step:
+                raise SystemExit(
+                    f"[{name}] the fine-tuning checkpoint is at step {trainer.step}, past the missing curve "
+                    f"point {self.curve_path(name, step)}; delete {trainer.cfg.ckpt_dir} to redo it"
+                )
+            trainer.train(until=step)
+            save_charaware(model, self.curve_path(name, step), {"phase": "finetune", "step": step})
+            trainer.save(trainer.cfg.ckpt_dir)
+            log(
+                f"[{name}] finetune: kept the weights after step {step} ({seen[step]:,} items); quick look: "
+                + probe(study, name, model)
+            )
+        seconds = time.perf_counter() - start
+        history = trainer.history
+        mine["finetune"] = {
+            "steps": trainer.cfg.steps,
+            "lr": trainer.cfg.lr,
+            "rows_per_step": {"task": study.B - study.n_lm, "lm": study.n_lm},
+            "items": seen[-1],
+            "items_per_step": round(seen[-1] / trainer.cfg.steps, 2),
+            "curve_points": [{"step": s, "items": seen[s]} for s in steps],
+            "seconds": round(seconds, 1),
+            "seconds_per_step": round(seconds / max(1, trainer.cfg.steps - start_step), 4),
+            "final_loss": history[-1]["loss"] if history else None,
+            "val_lm_loss": [
+                {"step": h["step"], "val_loss": h["val_loss"]} for h in history if "val_loss" in h
+            ],
+        }
+        self.save()
+
+    # ------------------------------------------------------------------------- evaluate and ship
+
+    def evaluate(self, name: str) -> None:
+        study, mine = self.study, self.model_state(name)
+        steps = study.curve_steps()
+        shipped = self.weights_dir is not None and study_weights(name, self.weights_dir).is_file()
+        if "eval" in mine:
+            log(f"[{name}] eval: done, skipped")
+        else:
+            shipped = False  # new numbers: the card must carry them
+            missing = [p for p in [self.curve_path(name, s) for s in steps] if not p.is_file()]
+            if "finetune" not in mine or missing:
+                raise SystemExit(f"[{name}] eval needs the fine-tuned weights: run --phases finetune first")
+            start = time.perf_counter()
+            seen = {c["step"]: c["items"] for c in mine["finetune"]["curve_points"]}
+            device = study.device
+            pre = round_to_float16(load_charaware(self.dir(name) / "pretrained.safetensors", device))
+            result = {
+                "bpb_pretrained": lm_bits_per_byte(study, name, pre),
+                "noise_pretrained": noise_table(study, name, pre),
+            }
+            log(f"[{name}] eval: pretrained {result['bpb_pretrained']:.4f} bits/byte on Austen test")
+            curve = []
+            for step in steps:
+                model = round_to_float16(load_charaware(self.curve_path(name, step), device))
+                cells = score_tasks(study, name, model, examples=3 if step == steps[-1] else 0)
+                means = mean_by_set(cells)
+                curve.append({"step": step, "items": seen[step], "mean_accuracy": means, "cells": cells})
+                log(
+                    f"[{name}] eval after {seen[step]:,} items: "
+                    + ", ".join(f"{k} {v:.3f}" for k, v in means.items())
+                )
+            result["bpb_finetuned"] = lm_bits_per_byte(study, name, model)
+            result["noise_finetuned"] = noise_table(study, name, model)
+            result["cells"] = curve[-1]["cells"]  # the final model's, with examples
+            result["curve"] = [
+                {**c, "cells": {t: {ws: v["accuracy"] for ws, v in s.items()} for t, s in c["cells"].items()}}
+                for c in curve
+            ]
+            result["seconds"] = round(time.perf_counter() - start, 1)
+            log(f"[{name}] eval: fine-tuned {result['bpb_finetuned']:.4f} bpb ({result['seconds']:.0f} s)")
+            mine["eval"] = result
+            self.save()
+        if self.weights_dir is not None and not shipped:
+            self.ship(name)
+
+    def ship(self, name: str) -> None:
+        """Write the final fine-tuned model as float16 with its card, and check it is under 5 MB."""
+        study, mine = self.study, self.model_state(name)
+        final = self.curve_path(name, study.curve_steps()[-1])
+        path = study_weights(name, self.weights_dir)
+        if not final.is_file():
+            raise SystemExit(f"[{name}] cannot ship: {final} is missing (run --phases finetune)")
+        model = load_charaware(final)
+        ev = mine["eval"]
+        card = {
+            "model": name,
+            "description": mine["model"]["description"],
+            "data": (
+                f"pretrained on Austen train ({len(study.texts['train'].encode()):,} bytes), then "
+                f"fine-tuned on character tasks about train-split words ({mine['finetune']['items']:,} "
+                f"items) with {study.n_lm} of {study.B} rows per step LM windows; evaluated on held-out words"
+            ),
+            "command": self.command,
+            "preset": study.preset,
+            "tokenizer": None if name == "bytes" else TOKENIZER_FILE,
+            "pretrain": {
+                k: mine["pretrain"][k] for k in ("steps", "lr", "batch_size", "seq_len", "bytes_seen")
+            },
+            "finetune": {k: mine["finetune"][k] for k in ("steps", "lr", "items", "rows_per_step")},
+            "parameters": mine["model"]["parameters"],
+            "flops_per_byte": mine["model"]["flops_per_byte"],
+            "metrics": {
+                "bits_per_byte_austen_test": {
+                    "pretrained": ev["bpb_pretrained"],
+                    "finetuned": ev["bpb_finetuned"],
+                },
+                "mean_accuracy": ev["curve"][-1]["mean_accuracy"],
+                "accuracy": {t: {ws: c["accuracy"] for ws, c in s.items()} for t, s in ev["cells"].items()},
+                "noise_delta_bpb": ev["noise_finetuned"]["delta_bpb"],
+            },
+            "dtype": "float16 (load_charaware computes in float32)",
+            "torch": torch.__version__,
+        }
+        save_charaware(copy.deepcopy(model).half(), path, card)
+        size = path.stat().st_size
+        if size >= MAX_FILE_BYTES:
+            path.unlink()
+            raise SystemExit(
+                f"[{name}] the shipped file would be {size / 1e6:.2f} MB, over the limit of "
+                f"{MAX_FILE_BYTES / 1e6:g} MB: use a smaller body or vocabulary"
+            )
+        if name != "bytes":
+            study.tokenizer  # noqa: B018  (trains it again if the run folder lost it)
+            shutil.copyfile(study.run_dir / TOKENIZER_FILE, Path(self.weights_dir) / TOKENIZER_FILE)
+        log(f"[{name}] shipped {path} ({size / 1e6:.2f} MB)")
+
+    # ------------------------------------------------------------------------- results
+
+    def finish(self, start: float) -> None:
+        """Write the final results file once every model has every phase (else keep the partial one)."""
+        models = self.state["runs"]
+        if not all("eval" in models.get(name, {}) for name in MODELS):
+            if self.dirty:
+                log(f"partial results in {self.partial} (not every model has every phase yet)")
+            return
+        if not self.dirty and self.out.is_file():
+            log(f"{self.out} is up to date")
+            return
+        study = self.study
+        result = {
+            "commands": self.state["commands"],
+            "preset": study.preset,
+            "settings": self.settings,
+            "threads": self.args.threads,
+            "device": str(study.device),
+            "torch": torch.__version__,
+            "matching": (
+                f"one body for all: dim {study.p['dim']}, {study.p['layers']} layers, {study.p['heads']} "
+                f"heads; {study.B} rows per step, {study.T} tokens per token row and {study.byte_seq} bytes "
+                f"per byte row (= {study.T} x {study.bytes_per_token:.3f} bytes per token on Austen train), "
+                "so the same training bytes per step; the same fine-tuning items in the same rows for "
+                "every model"
+            ),
+            "data": {
+                "train_bytes": len(study.texts["train"].encode()),
+                "test_bytes": len(study.texts["test"].encode()),
+                "bpe_vocab": study.p["vocab_size"],
+                "bytes_per_token": study.bytes_per_token,
+                "token_seq_len": study.T,
+                "byte_seq_len": study.byte_seq,
+            },
+            "words": {
+                **{k: len(v) for k, v in study.words.items()},
+                "examples": {k: v[:12] for k, v in study.words.items()},
+                "definition": "frequent: held-out words that are one BPE token after a space; rare: held-out "
+                "words of two or more tokens; random: consonant strings, no Austen word; 20% of the words "
+                "held out by lemma group",
+            },
+            "bits_per_byte": {
+                n: {
+                    "pretrained": models[n]["eval"]["bpb_pretrained"],
+                    "finetuned": models[n]["eval"]["bpb_finetuned"],
+                }
+                for n in MODELS
+            },
+            "tasks": self.task_table(),
+            "mean_accuracy": {n: models[n]["eval"]["curve"][-1]["mean_accuracy"] for n in MODELS},
+            "curve": {n: models[n]["eval"]["curve"] for n in MODELS},
+            "noise": {
+                when: {
+                    "delta_bpb": {
+                        nz: {n: models[n]["eval"][f"noise_{when}"]["delta_bpb"][nz] for n in MODELS}
+                        for nz in NOISES
+                    },
+                    "clean_bpb": {n: models[n]["eval"][f"noise_{when}"]["clean_bpb"] for n in MODELS},
+                    "contexts_cut": {
+                        nz: {n: models[n]["eval"][f"noise_{when}"]["contexts_cut"][nz] for n in MODELS}
+                        for nz in NOISES
+                    },
+                }
+                for when in ("pretrained", "finetuned")
+            },
+            "noise_setup": {
+                "passages": study.p["noise_passages"],
+                "context_chars": study.p["context_chars"],
+                "continuation_chars": study.p["continuation_chars"],
+                "measure": "bits per byte of the clean continuation given the noised context minus "
+                "given the clean context; context and continuation tokenised separately; contexts too long "
+                "for the model lose their start (contexts_cut counts them)",
+            },
+            "evaluation": "greedy exact match, new text capped at the answer + 8 bytes and cut at the "
+            "newline; weights rounded to float16 (as shipped); Wilson 95% intervals",
+            "runs": self.state["runs"],
+            "total_seconds_this_invocation": round(time.perf_counter() - start),
+        }
+        _write_json(self.out, result)
+        self.partial.unlink(missing_ok=True)
+        self.print_tables(result)
+        log(f"wrote {self.out}")
+
+    def task_table(self) -> dict:
+        """task -> word set -> majority baseline, n, and per model accuracy with its Wilson interval."""
+        models = self.state["runs"]
+        table: dict[str, dict] = {}
+        for task, sets in self.study.eval_items.items():
+            table[task] = {}
+            for ws, items in sets.items():
+                row: dict = {
+                    "n": len(items),
+                    "majority_baseline": majority_baseline([i.answer for i in items]),
+                    "models": {},
+                }
+                for n in MODELS:
+                    cell = models[n]["eval"]["cells"][task][ws]
+                    lo, hi = wilson_interval(cell["correct"], cell["n"])
+                    row["models"][n] = {
+                        "accuracy": cell["accuracy"],
+                        "correct": cell["correct"],
+                        "ci95": [lo, hi],
+                    }
+                table[task][ws] = row
+        return table
+
+    def print_tables(self, result: dict) -> None:
+        names = " | ".join(MODELS)
+        print(f"\n| task | words | majority | {names} |")
+        print("|---|---|---|" + "---|" * len(MODELS))
+        for task, sets in result["tasks"].items():
+            for ws, row in sets.items():
+                cells = " | ".join(
+                    f"{m['accuracy']:.2f} [{m['ci95'][0]:.2f}, {m['ci95'][1]:.2f}]"
+                    for m in row["models"].values()
+                )
+                print(f"| {task} | {ws} | {row['majority_baseline']:.2f} | {cells} |")
+        print(
+            "\n| model | bits/byte before | after | FLOPs/byte | "
+            + " | ".join(f"{ws} acc." for ws in WORD_SETS)
+            + " |"
+        )
+        print("|---|---|---|---|" + "---|" * len(WORD_SETS))
+        for n in MODELS:
+            bpb, acc = result["bits_per_byte"][n], result["mean_accuracy"][n]
+            fpb = result["runs"][n]["model"]["flops_per_byte"]
+            print(
+                f"| {n} | {bpb['pretrained']:.3f} | {bpb['finetuned']:.3f} | {fpb:,} | "
+                + " | ".join(f"{acc[ws]:.3f}" for ws in WORD_SETS)
+                + " |"
+            )
+        print("\n| noise (pretrained) | " + names + " |")
+        print("|---|" + "---|" * len(MODELS))
+        for nz, row in result["noise"]["pretrained"]["delta_bpb"].items():
+            print(f"| {nz} | " + " | ".join(f"{row[n]:+.3f}" for n in MODELS) + " |")
+
+
+def check_run_dir(study: Study) -> None:
+    """A run folder belongs to one set of settings: resuming checkpoints made with others would mix runs."""
+    path = study.run_dir / "settings.json"
+    settings = _jsonable(study.p)
+    if path.is_file() and json.loads(path.read_text()) != settings:
+        raise SystemExit(
+            f"{study.run_dir} holds checkpoints made with other settings than the {study.preset!r} preset "
+            "has now; move it away or pass another --run-dir"
+        )
+    _write_json(path, settings)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    seed_everything(0)
+    start = time.perf_counter()
+    study = Study(args)
+    check_run_dir(study)
+    runner = Runner(study, args, argv)
+    log(
+        f"char study, preset {args.preset}: models {' '.join(args.models)}; phases {' '.join(args.phases)}; "
+        f"device {study.device}, {args.threads} thread(s)"
+    )
+    for name in args.models:  # model by model, so the first model's results come early
+        for phase in PHASES:
+            if phase in args.phases:
+                getattr(runner, {"eval": "evaluate"}.get(phase, phase))(name)
+    runner.finish(start)
+
+
+if __name__ == "__main__":
+    main()
