@@ -10,7 +10,9 @@ to the model width) with ``e`` chosen so that it has as many parameters as the L
 :class:`CharAwareLM` is a :class:`~bltlib.transformer.TransformerLM` (same blocks, loss, ``generate``,
 KV cache, and it trains with :class:`bltlib.train.Trainer`) whose :meth:`~CharAwareLM.embed` adds one of
 these paths, by ``config.extra``: ``"none"`` (the plain BPE model), ``"char"`` or ``"matched"``. The byte
-model of the comparison is a plain ``TransformerLM`` over the 260 byte ids with the same body.
+models of the comparison are a plain ``TransformerLM`` over the 260 byte ids with the same body, and
+lesson 4's :class:`~bltlib.blt.BLT` whose latent transformer has that body's shape. :func:`answer` and
+:func:`load_models` take all of them.
 
 >>> tokens = [bytes([i]) for i in range(256)] + [b"th", b"the", b" the"]
 >>> config = CharAwareConfig(vocab_size=len(tokens), dim=32, n_layers=1, n_heads=2, max_seq_len=16,
@@ -36,6 +38,7 @@ import torch
 from torch import nn
 
 from bltlib import flops
+from bltlib.blt import BLT, blt_card, load_blt
 from bltlib.bpe import Tokenizer
 from bltlib.data.batching import BOS_ID, BYTE_VOCAB, OFFSET
 from bltlib.train import CheckpointError, load_weights, read_metadata, save_weights
@@ -428,7 +431,8 @@ def load_charaware(path: str | Path, device: torch.device | str = "cpu") -> Char
 
 # ----------------------------------------------------------------------------- the study's models
 
-STUDY_MODELS = ("bpe", "bpe_char", "bpe_matched", "bytes")
+STUDY_MODELS = ("bpe", "bpe_char", "bpe_matched", "bytes", "blt")
+BYTE_MODELS = ("bytes", "blt")  # the study models that read bytes (no tokenizer)
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 TOKENIZER_FILE = "char_tokenizer.model"  # shared by the three token models, next to their weights
 BOS_TOKEN = "<|endoftext|>"  # the token models' BOS: a special token registered after the merges
@@ -495,7 +499,7 @@ def _caps(max_new: int | Sequence[int] | None, n: int) -> list[int]:
 
 @torch.no_grad()
 def answer(
-    model: TransformerLM,
+    model: TransformerLM | BLT,
     prompts: Sequence[str],
     tokenizer: Tokenizer | None = None,
     max_new: int | Sequence[int] | None = None,
@@ -505,12 +509,14 @@ def answer(
     at most ``max_new`` bytes each (one int for all, one per prompt, or ``None`` for
     :data:`DEFAULT_MAX_NEW`). The study caps an answer at ``len(answer) + 8`` bytes.
 
-    Works for a token model (pass its ``tokenizer``; BOS is its :data:`BOS_TOKEN`) and a byte model
-    (``tokenizer=None``: byte ids with BOS, :func:`encode_prompt`). A generated special id (BOS, or a
-    byte model's ids 0-3) ends the answer too. ``TransformerLM`` has no left padding, so prompts are
-    batched by their length in ids (at most ``batch_size`` at a time) and every batch stops once each
-    of its rows has its newline or its cap. Generation also stops at the model's ``max_seq_len``.
-    Bytes cut mid-character decode as U+FFFD.
+    Works for a token model (pass its ``tokenizer``; BOS is its :data:`BOS_TOKEN`), a byte model
+    (``tokenizer=None``: byte ids with BOS, :func:`encode_prompt`) and a :class:`~bltlib.blt.BLT`
+    (``tokenizer=None``; greedy :meth:`~bltlib.blt.BLT.generate` with ``model.patcher``, one prompt at a
+    time, cut at the newline). A generated special id (BOS, or a byte model's ids 0-3; EOS for a BLT)
+    ends the answer too. ``TransformerLM`` has no left padding, so prompts are batched by their length
+    in ids (at most ``batch_size`` at a time) and every batch stops once each of its rows has its
+    newline or its cap. Generation also stops at the model's ``max_seq_len``. Bytes cut mid-character
+    decode as U+FFFD.
 
     >>> config = CharAwareConfig(vocab_size=BYTE_VOCAB, dim=16, n_layers=1, n_heads=2, max_seq_len=32)
     >>> _ = torch.manual_seed(0)
@@ -518,10 +524,14 @@ def answer(
     >>> [len(a.encode()) <= cap for a, cap in zip(out, [3, 5])], any("\\n" in a for a in out)
     ([True, True], False)
     """
-    if not isinstance(model, TransformerLM):
-        raise TypeError(f"model must be a TransformerLM or CharAwareLM, got {type(model).__name__}")
+    if not isinstance(model, TransformerLM | BLT):
+        raise TypeError(f"model must be a TransformerLM, CharAwareLM or BLT, got {type(model).__name__}")
     if isinstance(prompts, str) or not isinstance(prompts, Sequence):
         raise TypeError("prompts must be a sequence of str (a list of prompts), not a single str")
+    if isinstance(model, BLT):
+        if tokenizer is not None:
+            raise ValueError("a BLT reads bytes: pass tokenizer=None")
+        return _answer_blt(model, prompts, _caps(max_new, len(prompts)))
     vocab = model.config.vocab_size
     if tokenizer is None and vocab != BYTE_VOCAB:
         raise ValueError(
@@ -561,6 +571,23 @@ def answer(
     return [b.decode("utf-8", errors="replace") for b in out]
 
 
+def _answer_blt(model: BLT, prompts: Sequence[str], caps: list[int]) -> list[str]:
+    """Greedy answers of a BLT, one :meth:`~bltlib.blt.BLT.generate` per prompt (it patches as it goes,
+    so prompts are not batched): at most ``cap`` new bytes (and no further than ``max_seq_len``), cut at
+    the first newline."""
+    out = []
+    for i, (prompt, cap) in enumerate(zip(prompts, caps, strict=True)):
+        length = len(encode_prompt(prompt))
+        if length > model.config.max_seq_len:
+            raise ValueError(
+                f"prompt {i} is {length} ids long; the model reads at most {model.config.max_seq_len}"
+            )
+        steps = min(cap, model.config.max_seq_len - length)
+        new = model.generate(prompt, steps).bytes if steps > 0 else b""
+        out.append(new.split(b"\n", 1)[0].decode("utf-8", errors="replace"))
+    return out
+
+
 def _greedy(model: TransformerLM, rows: list[list[int]], caps: list[int], pieces: list[bytes]) -> list[bytes]:
     """Greedy new bytes for prompts of equal length, each stopped at a newline, a special id or its cap."""
     length = len(rows[0])
@@ -590,10 +617,10 @@ def _greedy(model: TransformerLM, rows: list[list[int]], caps: list[int], pieces
 @dataclass
 class StudyModel:
     """One of the study's fine-tuned models: its ``name``, the ``model`` and its ``tokenizer`` (``None``
-    for the byte model), with :meth:`answer` bound to them."""
+    for the byte models), with :meth:`answer` bound to them."""
 
     name: str
-    model: CharAwareLM
+    model: CharAwareLM | BLT
     tokenizer: Tokenizer | None
     card: dict
 
@@ -608,7 +635,9 @@ def load_models(
     device: torch.device | str = "cpu",
 ) -> dict[str, StudyModel]:
     """The study's shipped fine-tuned models by name (default: all of :data:`STUDY_MODELS`), each with
-    its tokenizer, from ``weights_dir`` (default ``bltlib/weights``), in eval mode on ``device``.
+    its tokenizer, from ``weights_dir`` (default ``bltlib/weights``), in eval mode on ``device``. The
+    ``"blt"`` model comes through :func:`bltlib.blt.load_blt`, with its patcher (the shipped entropy
+    model at the threshold on its card).
 
     >>> load_models(["bpe"], weights_dir="/nonexistent")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -624,15 +653,18 @@ def load_models(
         if not path.is_file():
             raise FileNotFoundError(f"no char-study model {name!r} at {path}{hint}")
     tokenizer = None
-    if any(name != "bytes" for name in names):
+    if any(name not in BYTE_MODELS for name in names):
         tok_path = Path(WEIGHTS_DIR if weights_dir is None else weights_dir) / TOKENIZER_FILE
         if not tok_path.is_file():
             raise FileNotFoundError(f"no char-study tokenizer at {tok_path}{hint}")
         tokenizer = Tokenizer.from_file(tok_path)
     models = {}
     for name, path in paths.items():
+        if name == "blt":
+            models[name] = StudyModel(name, load_blt(path, device), None, blt_card(path))
+            continue
         model = load_charaware(path, device)
-        tok = None if name == "bytes" else tokenizer
+        tok = None if name in BYTE_MODELS else tokenizer
         if tok is not None and tokenizer_bytes(tok, model.config.vocab_size) != model.token_bytes:
             raise CheckpointError(f"{path} was not trained with the tokenizer {TOKENIZER_FILE} beside it")
         models[name] = StudyModel(name, model, tok, charaware_card(path))
@@ -641,6 +673,7 @@ def load_models(
 
 __all__ = [
     "BOS_TOKEN",
+    "BYTE_MODELS",
     "DEFAULT_MAX_NEW",
     "EXTRAS",
     "STUDY_MODELS",

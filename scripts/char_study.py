@@ -1,24 +1,28 @@
 """Lesson 5's study: do a char-aware token embedding, or bytes, help with character tasks and noisy text?
 
-    python scripts/char_study.py --preset cpu --threads 1   # the shipped models: about 4-5 hours on CPU
+    python scripts/char_study.py --preset cpu --threads 1   # the shipped models: 4-5 h on CPU, +2-3 h BLT
     python scripts/char_study.py --preset gpu               # the same on a GPU, longer and bigger batches
     python scripts/char_study.py --preset laptop            # minutes: a small run of every phase
     python scripts/char_study.py --preset ci                # a smoke run (seconds)
 
-Four models on one transformer body (same width, depth, heads and SwiGLU width, so the same body
+Five models on one transformer body (same width, depth, heads and SwiGLU width, so the same body
 parameters):
 
 - ``bpe``: a ``CharAwareLM`` with ``extra="none"`` over lesson 1's BPE (GPT-4 split, vocabulary 4096
   trained on Austen train, plus a BOS token);
 - ``bpe_char``: the same plus the char LSTM embedding (an LSTM over each token's bytes);
 - ``bpe_matched``: the same plus a parameter-matched extra embedding (a low-rank second token table);
-- ``bytes``: the same body over the 260 byte ids (``extra="none"``, vocab 260).
+- ``bytes``: the same body over the 260 byte ids (``extra="none"``, vocab 260);
+- ``blt``: lesson 4's BLT (:class:`bltlib.blt.BLT`) whose latent transformer has the same blocks, over
+  entropy patches; its local models are the shipped BLT's (``BLT_SHAPE``). Patches come from the shipped
+  entropy model at the shipped BLT's threshold, computed over each row itself (BOS first).
 
 They are matched on training bytes: every step has ``batch_size`` rows; a token model's rows are
-``seq_tokens`` tokens, the byte model's ``round(seq_tokens x bytes per token)`` bytes (bytes per token
-measured on Austen train), so all see about the same bytes per step, and in fine-tuning exactly the same
-task items, in the same rows and order. FLOPs per byte differ (the byte model runs the body once per
-byte) and are reported.
+``seq_tokens`` tokens, a byte model's (``bytes`` and ``blt``) ``round(seq_tokens x bytes per token)``
+bytes (bytes per token measured on Austen train), so all see about the same bytes per step, and in
+fine-tuning exactly the same task items, in the same rows and order (``bytes`` and ``blt`` read the very
+same rows). FLOPs per byte differ (the byte model runs the body once per byte, the BLT once per patch
+plus its small local models, and its entropy model besides) and are reported.
 
 Phases, per model, each resumable from the checkpoints under ``--run-dir/<preset>/<model>/``:
 
@@ -40,12 +44,16 @@ phase; an interrupted study goes on from it and from the checkpoints), and, for 
 presets (or wherever ``--weights-dir`` says), the fine-tuned models as
 ``char_<model>.safetensors`` (float16, card in the metadata, each under 5 MB) with the tokenizer
 ``char_tokenizer.model``, read back by :func:`bltlib.charaware.load_models`.
+
+The final results need all five models; a study begun with fewer (``--models ...``) is completed by
+running the missing ones later with the same preset, e.g. ``--models blt``.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import math
 import random
@@ -54,15 +62,20 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from bltlib import entropy as entropy_lib
+from bltlib.blt import BLT, BLTConfig, blt_card, load_blt, save_blt
+from bltlib.blt import bits_per_byte as blt_bits_per_byte
 from bltlib.bpe import RegexTokenizer
 from bltlib.charaware import (
     BOS_TOKEN,
+    BYTE_MODELS,
     STUDY_MODELS,
     TOKENIZER_FILE,
     WEIGHTS_DIR,
@@ -82,6 +95,7 @@ from bltlib.config import get_device, seed_everything
 from bltlib.data import load_text
 from bltlib.data.batching import BOS_ID, BYTE_VOCAB, consecutive_windows
 from bltlib.flops import training_flops
+from bltlib.patching import Patcher
 from bltlib.tasks import (
     CHAR_TASKS,
     NOISES,
@@ -99,10 +113,11 @@ from bltlib.tasks import (
     words_from_text,
 )
 from bltlib.train import STATE_FILE, TrainConfig, Trainer
-from bltlib.transformer import IGNORE_INDEX
+from bltlib.transformer import IGNORE_INDEX, TransformerLM
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = STUDY_MODELS
+Model = CharAwareLM | BLT
 EXTRA = {"bpe": "none", "bpe_char": "char", "bpe_matched": "matched", "bytes": "none"}
 PHASES = ("pretrain", "finetune", "eval")
 WORD_SETS = ("frequent", "rare", "random")
@@ -141,6 +156,20 @@ PRESETS: dict[str, dict] = {
     )},
 }  # fmt: skip
 
+# The BLT's local models and cross-attention, as lesson 4's shipped BLT (bltlib/weights/blt.safetensors);
+# its latent transformer takes the preset's body (dim, layers, heads) and max_seq_len is the byte row.
+# cross_attn_k x local_dim = dim, so the patch vectors enter the latent model without a projection. Kept
+# apart from PRESETS: a study's saved settings are PRESETS[preset], and a study begun before the BLT
+# joined resumes with them unchanged.
+BLT_SHAPE = dict(
+    local_dim=64, local_heads=4, encoder_layers=1, decoder_layers=2, local_window=128, cross_attn_k=2,
+    hash_vocab=512, ngram_sizes=(3, 4, 5, 6, 7, 8),
+)  # fmt: skip
+BLT_SHAPE_CI = {
+    **BLT_SHAPE,
+    **dict(local_dim=16, local_heads=2, decoder_layers=1, local_window=64, hash_vocab=64),
+}
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -177,6 +206,58 @@ def _write_json(path: Path, value: object) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(value, indent=1))
     tmp.replace(path)  # never a half-written results file, even if killed mid-write
+
+
+# ----------------------------------------------------------------------------- the BLT's pieces
+
+
+class RowPatcher(Patcher):
+    """A :class:`~bltlib.patching.Patcher` that, given no entropies, computes them with its entropy model
+    over each row itself (BOS first): the patches of a row are a pure function of the row, as they are
+    for a prompt in :meth:`bltlib.blt.BLT.generate`. Given entropies, it is a plain ``Patcher``."""
+
+    def start_mask(self, ids: torch.Tensor, entropies: torch.Tensor | None = None) -> torch.Tensor:
+        if entropies is None and self.scheme == "entropy" and self.entropy_model is not None:
+            entropies = entropy_lib.entropies(self.entropy_model, ids, progress=False)
+        return super().start_mask(ids, entropies)
+
+
+def blt_param_counts(model: BLT) -> dict[str, int]:
+    """A BLT's parameters by part. ``latent``: its latent transformer, the token models' ``body`` but for
+    their final norm (the BLT's is in its decoder); ``without_hash``: all but the hash n-gram tables."""
+
+    def count(module: torch.nn.Module) -> int:
+        return sum(p.numel() for p in module.parameters())
+
+    return {
+        "latent": count(model.latent),
+        "local": count(model.encoder) + count(model.decoder),
+        "byte_embedding": model.embed.bytes.weight.numel(),
+        "hash_embeddings": model.embed.hashes.weight.numel(),
+        "total": model.num_params(),
+        "without_hash": model.num_params(exclude_hash=True),
+    }
+
+
+def save_model(model: Model, path: Path, card: dict) -> Path:
+    """Write a study model with its card: :func:`bltlib.blt.save_blt` or :func:`save_charaware`."""
+    return save_blt(model, path, card) if isinstance(model, BLT) else save_charaware(model, path, card)
+
+
+def model_device(model: Model) -> torch.device:
+    return next(model.parameters()).device
+
+
+def max_len(model: Model) -> int:
+    return model.config.max_seq_len if isinstance(model, BLT) else model.max_seq_len
+
+
+def logits_of(model: Model, x: torch.Tensor) -> torch.Tensor:
+    """``model``'s logits for rows ``x`` (on the CPU); a BLT's patches come from its patcher."""
+    device = model_device(model)
+    if isinstance(model, BLT):
+        return model(x.to(device), model.patcher.lengths(x).to(device))[0]
+    return model(x.to(device))[0]
 
 
 # ----------------------------------------------------------------------------- data, shared by all models
@@ -248,13 +329,45 @@ class Study:
         return round(self.T * self.bytes_per_token)
 
     def seq_len(self, name: str) -> int:
-        return self.byte_seq if name == "bytes" else self.T
+        return self.byte_seq if name in BYTE_MODELS else self.T
 
     def tok(self, name: str) -> RegexTokenizer | None:
-        return None if name == "bytes" else self.tokenizer
+        return None if name in BYTE_MODELS else self.tokenizer
 
     def bos(self, name: str) -> int:
-        return BOS_ID if name == "bytes" else bos_id(self.tokenizer)
+        return BOS_ID if name in BYTE_MODELS else bos_id(self.tokenizer)
+
+    # ------------------------------------------------------------------------- the BLT's patches
+
+    @cached_property
+    def entropy_model(self) -> TransformerLM:
+        """Lesson 3's shipped entropy model, which the BLT's patches come from."""
+        return entropy_lib.load_entropy_model(device=self.device)
+
+    @cached_property
+    def patcher(self) -> RowPatcher:
+        """Entropy patching at the shipped BLT's threshold, over each row's own entropies."""
+        rule = blt_card()["patcher"]
+        return RowPatcher(rule["scheme"], threshold=rule["threshold"], entropy_model=self.entropy_model)
+
+    @cached_property
+    def patcher_card(self) -> dict:
+        """The patching rule, as the BLT's cards record it (:func:`bltlib.blt.load_blt` reads it back)."""
+        digest = hashlib.sha256(entropy_lib.DEFAULT_WEIGHTS.read_bytes()).hexdigest()[:12]
+        return {
+            "scheme": self.patcher.scheme,
+            "threshold": self.patcher.threshold,
+            "entropy_model": f"bltlib/weights/{entropy_lib.DEFAULT_WEIGHTS.name} (sha256 {digest}...)",
+            "entropies": "over each row itself, BOS first (a pure function of the row)",
+        }
+
+    @cached_property
+    def mean_patch_size(self) -> float:
+        """Bytes per patch on the first 16 pretraining batches (patches include [BOS]'s and the next
+        byte's, as in scripts/train_blt.py)."""
+        get_batch = self.pretrain_batches("blt")
+        lengths = torch.cat([get_batch("train", step)[1].flatten() for step in range(16)])
+        return lengths.sum().item() / (lengths > 0).sum().item()
 
     # ------------------------------------------------------------------------- words and items
 
@@ -345,7 +458,7 @@ class Study:
 
     def lm_rows(self, name: str, split: str, n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """``n`` random LM windows: x = BOS + the first T - 1 ids, y = the T ids."""
-        stream, t = self.stream(split, name == "bytes"), self.seq_len(name)
+        stream, t = self.stream(split, name in BYTE_MODELS), self.seq_len(name)
         starts = torch.randint(0, len(stream) - t, (n,), generator=g)
         y = torch.stack([stream[s : s + t] for s in starts])
         return torch.cat([torch.full((n, 1), self.bos(name)), y[:, :-1]], 1), y
@@ -369,14 +482,14 @@ class Study:
             )
         return x, y
 
-    def pretrain_batches(self, name: str) -> Callable[[str, int], tuple[torch.Tensor, torch.Tensor]]:
+    def pretrain_batches(self, name: str) -> Callable[[str, int], tuple[torch.Tensor, ...]]:
         def get_batch(split: str, step: int) -> tuple[torch.Tensor, torch.Tensor]:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + 2 * step + (split == "val"))
             return self.lm_rows(name, split, self.B, g)
 
-        return get_batch
+        return self.with_patches(name, get_batch)
 
-    def finetune_batches(self, name: str) -> Callable[[str, int], tuple[torch.Tensor, torch.Tensor]]:
+    def finetune_batches(self, name: str) -> Callable[[str, int], tuple[torch.Tensor, ...]]:
         rows, _ = self.finetune_rows
         per_step = self.B - self.n_lm
 
@@ -388,13 +501,38 @@ class Study:
             lx, ly = self.lm_rows(name, "train", self.n_lm, g)
             return torch.cat([lx, tx]), torch.cat([ly, ty])
 
-        return get_batch
+        return self.with_patches(name, get_batch)
+
+    def with_patches(self, name: str, get_batch: Callable) -> Callable[[str, int], tuple[torch.Tensor, ...]]:
+        """``get_batch`` as it is for every model but the BLT, which gets ``(x, patch lengths, y)``: the
+        byte model's very rows, cut by :attr:`patcher` (a pure function of each row, so computed here)."""
+        if name != "blt":
+            return get_batch
+
+        def patched(split: str, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            x, y = get_batch(split, step)
+            return x, self.patcher.lengths(x), y
+
+        return patched
 
     # ------------------------------------------------------------------------- models
 
-    def new_model(self, name: str) -> CharAwareLM:
+    def blt_config(self) -> BLTConfig:
+        """The BLT: the body's shape in the latent transformer, the local models of :data:`BLT_SHAPE`."""
+        shape = BLT_SHAPE_CI if self.preset == "ci" else BLT_SHAPE
+        p = self.p
+        return BLTConfig(
+            **shape, latent_dim=p["dim"], latent_layers=p["layers"], latent_heads=p["heads"],
+            max_seq_len=self.byte_seq,
+        )  # fmt: skip
+
+    def new_model(self, name: str) -> Model:
         """A fresh model; the seed fixes the body, so the three token models start from the same one."""
         torch.manual_seed(self.seed)
+        if name == "blt":
+            model = BLT(self.blt_config())
+            model.patcher = self.patcher
+            return model
         p = self.p
         byte_level = name == "bytes"
         config = CharAwareConfig(
@@ -409,7 +547,17 @@ class Study:
         )
         return CharAwareLM(config, None if byte_level else self.token_bytes)
 
-    def describe(self, name: str, model: CharAwareLM) -> dict:
+    def load_model(self, name: str, path: Path, device: torch.device | str = "cpu") -> Model:
+        """A model saved by :func:`save_model`, in eval mode; the BLT with this study's patcher."""
+        if name != "blt":
+            return load_charaware(path, device)
+        model = load_blt(path, device)
+        model.patcher = self.patcher
+        return model
+
+    def describe(self, name: str, model: Model) -> dict:
+        if isinstance(model, BLT):
+            return self.describe_blt(model)
         c = model.config
         bpt = 1.0 if name == "bytes" else self.bytes_per_token
         fpb = flops_per_byte(model, bytes_per_token=bpt, context_tokens=self.seq_len(name))
@@ -428,11 +576,39 @@ class Study:
             "flops_per_byte": round(fpb),
         }
 
+    def describe_blt(self, model: BLT) -> dict:
+        c, seq = model.config, self.byte_seq
+        mean = self.mean_patch_size
+        parts = model.flops_per_byte(mean, seq)
+        entropy_fpb = flops_per_byte(self.entropy_model, bytes_per_token=1.0, context_tokens=seq)
+        latent = f"latent transformer dim {c.latent_dim} x {c.latent_layers} layers x {c.latent_heads} heads"
+        local = (
+            f"local encoder {c.encoder_layers} / decoder {c.decoder_layers} layer(s) of width {c.local_dim}"
+        )
+        ngrams = f"hash n-grams {min(c.ngram_sizes)}-{max(c.ngram_sizes)} ({c.hash_vocab} rows each)"
+        return {
+            "description": f"BLT over bytes: {latent}, SwiGLU {c.latent_stack().ffn_hidden}, over entropy "
+            f"patches (mean {mean:.2f} bytes); {local} (window {c.local_window}), {c.cross_attn_k} query "
+            f"slots per patch, {ngrams}; rows of {seq} bytes",
+            "parameters": blt_param_counts(model),
+            "seq_len": seq,
+            "bytes_per_position": 1.0,
+            "flops_per_byte": round(parts["total"]),
+            "flops_per_byte_parts": {k: round(v) for k, v in parts.items() if k != "total"},
+            "entropy_model_flops_per_byte": round(entropy_fpb),
+            "flops_note": "flops_per_byte is the BLT's forward alone (BLT.flops_per_byte at the mean patch "
+            "size, attention over the row); the entropy model that cuts the patches costs "
+            "entropy_model_flops_per_byte more (forward only, not trained)",
+            "mean_patch_size": round(mean, 3),
+            "patcher": self.patcher_card,
+            "config": _jsonable(asdict(c)),
+        }
+
 
 # ----------------------------------------------------------------------------- evaluation
 
 
-def round_to_float16(model: CharAwareLM) -> CharAwareLM:
+def round_to_float16(model: Model) -> Model:
     """Round the weights to float16 and back, in place: evaluate what is shipped."""
     with torch.no_grad():
         for p in model.parameters():
@@ -441,11 +617,15 @@ def round_to_float16(model: CharAwareLM) -> CharAwareLM:
 
 
 @torch.no_grad()
-def lm_bits_per_byte(study: Study, name: str, model: CharAwareLM) -> float:
+def lm_bits_per_byte(study: Study, name: str, model: Model) -> float:
     """Bits per byte on Austen test in consecutive windows (each from BOS) of the model's row length: the
-    summed losses in bits over the bytes the target ids spell (the same bytes for every model)."""
+    summed losses in bits over the bytes the target ids spell (the same bytes for every model). The BLT
+    through :func:`bltlib.blt.bits_per_byte`, the same windows, each patched over its own entropies."""
     model.eval()
-    stream, t, bos = study.stream("test", name == "bytes"), study.seq_len(name), study.bos(name)
+    if isinstance(model, BLT):
+        ids = torch.tensor(encode_prompt(study.texts["test"]))  # BOS + the test bytes
+        return blt_bits_per_byte(model, ids, model.patcher, seq_len=study.seq_len(name))
+    stream, t, bos = study.stream("test", name in BYTE_MODELS), study.seq_len(name), study.bos(name)
     device = model.tok_emb.weight.device
     bits = 0.0
     for starts, n in consecutive_windows(len(stream), t, batch_size=8):
@@ -473,21 +653,19 @@ def noise_passages(text: str, n: int, context_chars: int, continuation_chars: in
 
 @torch.no_grad()
 def continuation_bits(
-    model: CharAwareLM, tok: RegexTokenizer | None, pairs: list[tuple[str, str]]
+    model: Model, tok: RegexTokenizer | None, pairs: list[tuple[str, str]]
 ) -> tuple[float, int, int]:
     """(bits of every continuation given its context, continuation bytes, contexts cut to fit): BOS +
     context ids + continuation ids, tokenised separately; a context too long for the model loses its
-    first ids (right after BOS)."""
+    first ids (right after BOS). A BLT's patches are cut over the whole row, context and continuation."""
     model.eval()
-    device = model.tok_emb.weight.device
+    device = model_device(model)
     rows, cut = [], 0
     for context, cont in pairs:
         c, a = encode_prompt(context, tok), encode_prompt(cont, tok)[1:]
-        room = model.max_seq_len + 1 - len(a)  # the x of BOS + c + a drops its last id
+        room = max_len(model) + 1 - len(a)  # the x of BOS + c + a drops its last id
         if room < 2:
-            raise ValueError(
-                f"the continuation {cont!r} alone fills the model's {model.max_seq_len} positions"
-            )
+            raise ValueError(f"the continuation {cont!r} alone fills the model's {max_len(model)} positions")
         if len(c) > room:
             c, cut = [c[0], *c[len(c) - room + 1 :]], cut + 1
         rows.append((c + a, len(c)))
@@ -500,13 +678,13 @@ def continuation_bits(
         for r, (ids, n_ctx) in enumerate(chunk):
             x[r, : len(ids) - 1] = torch.tensor(ids[:-1])
             y[r, n_ctx - 1 : len(ids) - 1] = torch.tensor(ids[n_ctx:])
-        logits, _ = model(x.to(device))
+        logits = logits_of(model, x)
         loss = F.cross_entropy(logits.float().flatten(0, 1), y.to(device).flatten(), reduction="sum")
         bits += loss.item() / math.log(2)
     return bits, sum(len(cont.encode("utf-8")) for _, cont in pairs), cut
 
 
-def noise_table(study: Study, name: str, model: CharAwareLM) -> dict:
+def noise_table(study: Study, name: str, model: Model) -> dict:
     """Bits per byte of the clean continuations given clean and noised contexts, and the deltas."""
     p = study.p
     pairs = noise_passages(
@@ -525,7 +703,7 @@ def noise_table(study: Study, name: str, model: CharAwareLM) -> dict:
     return out
 
 
-def score_tasks(study: Study, name: str, model: CharAwareLM, examples: int = 0) -> dict:
+def score_tasks(study: Study, name: str, model: Model, examples: int = 0) -> dict:
     """Exact match per task x word set, all items decoded in one :func:`answer` call (it batches prompts
     of equal length). With ``examples``, the first few (prompt, answer, prediction) of each cell."""
     cells = [
@@ -554,7 +732,7 @@ def score_tasks(study: Study, name: str, model: CharAwareLM, examples: int = 0) 
     return out
 
 
-def probe(study: Study, name: str, model: CharAwareLM, n: int = 10) -> str:
+def probe(study: Study, name: str, model: Model, n: int = 10) -> str:
     """A glance for the log while fine-tuning: exact matches on the first ``n`` held-out items of spell and
     reverse (the full evaluation comes in the eval phase)."""
     out = []
@@ -613,6 +791,20 @@ class Runner:
     def model_state(self, name: str) -> dict:
         return self.state["runs"].setdefault(name, {})
 
+    def card(self, name: str, **card: object) -> dict:
+        """A saved model's card; a BLT's carries its patcher, so :func:`bltlib.blt.load_blt` restores it."""
+        return {**card, "patcher": self.study.patcher_card} if name == "blt" else card
+
+    def check_patcher(self, name: str) -> None:
+        """A BLT study goes on with the patches it began with (the shipped entropy model and BLT card may
+        have changed since)."""
+        saved = self.model_state(name).get("model", {}).get("patcher")
+        if name == "blt" and saved is not None and saved != self.study.patcher_card:
+            raise SystemExit(
+                f"[blt] this study began with the patcher {saved}, the shipped models now give "
+                f"{self.study.patcher_card}: restore them, or move the run away and start again"
+            )
+
     def dir(self, name: str) -> Path:
         return self.study.run_dir / name
 
@@ -634,7 +826,7 @@ class Runner:
             ckpt_every=p["ckpt_every"],
         )
 
-    def train(self, phase: str, name: str, model: CharAwareLM, get_batch: Callable) -> Trainer:
+    def train(self, phase: str, name: str, model: Model, get_batch: Callable) -> Trainer:
         """A Trainer for ``phase`` that logs every ``log_every`` steps and resumes from its checkpoint."""
         cfg = self.trainer_config(phase, name)
         last = {"time": time.perf_counter(), "step": 0}
@@ -662,6 +854,7 @@ class Runner:
 
     def pretrain(self, name: str) -> None:
         study, mine = self.study, self.model_state(name)
+        self.check_patcher(name)
         path = self.dir(name) / "pretrained.safetensors"
         if "pretrain" in mine and path.is_file():
             log(f"[{name}] pretrain: done ({path}), skipped")
@@ -673,7 +866,7 @@ class Runner:
         start_step, start = trainer.step, time.perf_counter()
         history = trainer.train()
         seconds = time.perf_counter() - start
-        save_charaware(model, path, {"phase": "pretrain", "command": self.command})
+        save_model(model, path, self.card(name, phase="pretrain", command=self.command))
         steps = trainer.cfg.steps
         bytes_per_step = study.B * study.seq_len(name) * mine["model"]["bytes_per_position"]
         mine["pretrain"] = {
@@ -698,6 +891,7 @@ class Runner:
 
     def finetune(self, name: str) -> None:
         study, mine = self.study, self.model_state(name)
+        self.check_patcher(name)
         steps = study.curve_steps()
         if "finetune" in mine and all(self.curve_path(name, s).is_file() for s in steps):
             log(f"[{name}] finetune: done, skipped")
@@ -706,7 +900,7 @@ class Runner:
         if not pretrained.is_file():
             raise SystemExit(f"[{name}] finetune needs {pretrained}: run --phases pretrain first")
         _, seen = study.finetune_rows
-        model = load_charaware(pretrained).train()
+        model = study.load_model(name, pretrained).train()
         trainer = self.train("finetune", name, model, study.finetune_batches(name))
         start_step, start = trainer.step, time.perf_counter()
         for step in steps:
@@ -718,7 +912,7 @@ class Runner:
                     f"point {self.curve_path(name, step)}; delete {trainer.cfg.ckpt_dir} to redo it"
                 )
             trainer.train(until=step)
-            save_charaware(model, self.curve_path(name, step), {"phase": "finetune", "step": step})
+            save_model(model, self.curve_path(name, step), self.card(name, phase="finetune", step=step))
             trainer.save(trainer.cfg.ckpt_dir)
             log(
                 f"[{name}] finetune: kept the weights after step {step} ({seen[step]:,} items); quick look: "
@@ -746,6 +940,7 @@ class Runner:
 
     def evaluate(self, name: str) -> None:
         study, mine = self.study, self.model_state(name)
+        self.check_patcher(name)
         steps = study.curve_steps()
         shipped = self.weights_dir is not None and study_weights(name, self.weights_dir).is_file()
         if "eval" in mine:
@@ -758,7 +953,7 @@ class Runner:
             start = time.perf_counter()
             seen = {c["step"]: c["items"] for c in mine["finetune"]["curve_points"]}
             device = study.device
-            pre = round_to_float16(load_charaware(self.dir(name) / "pretrained.safetensors", device))
+            pre = round_to_float16(study.load_model(name, self.dir(name) / "pretrained.safetensors", device))
             result = {
                 "bpb_pretrained": lm_bits_per_byte(study, name, pre),
                 "noise_pretrained": noise_table(study, name, pre),
@@ -766,7 +961,7 @@ class Runner:
             log(f"[{name}] eval: pretrained {result['bpb_pretrained']:.4f} bits/byte on Austen test")
             curve = []
             for step in steps:
-                model = round_to_float16(load_charaware(self.curve_path(name, step), device))
+                model = round_to_float16(study.load_model(name, self.curve_path(name, step), device))
                 cells = score_tasks(study, name, model, examples=3 if step == steps[-1] else 0)
                 means = mean_by_set(cells)
                 curve.append({"step": step, "items": seen[step], "mean_accuracy": means, "cells": cells})
@@ -795,7 +990,7 @@ class Runner:
         path = study_weights(name, self.weights_dir)
         if not final.is_file():
             raise SystemExit(f"[{name}] cannot ship: {final} is missing (run --phases finetune)")
-        model = load_charaware(final)
+        model = study.load_model(name, final)
         ev = mine["eval"]
         card = {
             "model": name,
@@ -807,7 +1002,7 @@ class Runner:
             ),
             "command": self.command,
             "preset": study.preset,
-            "tokenizer": None if name == "bytes" else TOKENIZER_FILE,
+            "tokenizer": None if name in BYTE_MODELS else TOKENIZER_FILE,
             "pretrain": {
                 k: mine["pretrain"][k] for k in ("steps", "lr", "batch_size", "seq_len", "bytes_seen")
             },
@@ -823,10 +1018,10 @@ class Runner:
                 "accuracy": {t: {ws: c["accuracy"] for ws, c in s.items()} for t, s in ev["cells"].items()},
                 "noise_delta_bpb": ev["noise_finetuned"]["delta_bpb"],
             },
-            "dtype": "float16 (load_charaware computes in float32)",
+            "dtype": f"float16 ({'load_blt' if name == 'blt' else 'load_charaware'} computes in float32)",
             "torch": torch.__version__,
         }
-        save_charaware(copy.deepcopy(model).half(), path, card)
+        save_model(copy.deepcopy(model).half(), path, self.card(name, **card))
         size = path.stat().st_size
         if size >= MAX_FILE_BYTES:
             path.unlink()
@@ -834,7 +1029,7 @@ class Runner:
                 f"[{name}] the shipped file would be {size / 1e6:.2f} MB, over the limit of "
                 f"{MAX_FILE_BYTES / 1e6:g} MB: use a smaller body or vocabulary"
             )
-        if name != "bytes":
+        if name not in BYTE_MODELS:
             study.tokenizer  # noqa: B018  (trains it again if the run folder lost it)
             shutil.copyfile(study.run_dir / TOKENIZER_FILE, Path(self.weights_dir) / TOKENIZER_FILE)
         log(f"[{name}] shipped {path} ({size / 1e6:.2f} MB)")
@@ -864,8 +1059,21 @@ class Runner:
                 f"heads; {study.B} rows per step, {study.T} tokens per token row and {study.byte_seq} bytes "
                 f"per byte row (= {study.T} x {study.bytes_per_token:.3f} bytes per token on Austen train), "
                 "so the same training bytes per step; the same fine-tuning items in the same rows for "
-                "every model"
+                "every model. The BLT reads the byte model's very rows; its latent transformer has the "
+                "body's blocks, over entropy patches (the token models' body less its final norm: "
+                "parameters.latent), and its local models and hash embeddings come on top (parameters); "
+                "its flops_per_byte leaves out the entropy model (entropy_model_flops_per_byte)"
             ),
+            "flops_per_byte": {n: models[n]["model"]["flops_per_byte"] for n in MODELS},
+            "blt": {
+                k: models["blt"]["model"][k]
+                for k in (
+                    "patcher",
+                    "mean_patch_size",
+                    "entropy_model_flops_per_byte",
+                    "flops_per_byte_parts",
+                )
+            },
             "data": {
                 "train_bytes": len(study.texts["train"].encode()),
                 "test_bytes": len(study.texts["test"].encode()),
@@ -965,9 +1173,12 @@ class Runner:
         print("|---|---|---|---|" + "---|" * len(WORD_SETS))
         for n in MODELS:
             bpb, acc = result["bits_per_byte"][n], result["mean_accuracy"][n]
-            fpb = result["runs"][n]["model"]["flops_per_byte"]
+            model = result["runs"][n]["model"]
+            fpb = f"{model['flops_per_byte']:,}"
+            if "entropy_model_flops_per_byte" in model:
+                fpb += f" (+ {model['entropy_model_flops_per_byte']:,} entropy model)"
             print(
-                f"| {n} | {bpb['pretrained']:.3f} | {bpb['finetuned']:.3f} | {fpb:,} | "
+                f"| {n} | {bpb['pretrained']:.3f} | {bpb['finetuned']:.3f} | {fpb} | "
                 + " | ".join(f"{acc[ws]:.3f}" for ws in WORD_SETS)
                 + " |"
             )

@@ -1,5 +1,5 @@
 """Lesson 5's study script end to end at the ci preset (results, resume, shipping), and the decoding and
-loading it ships with: ``bltlib.charaware.answer`` and ``load_models``."""
+loading it ships with: ``bltlib.charaware.answer`` and ``load_models``, for token, byte and BLT models."""
 
 import contextlib
 import importlib.util
@@ -13,9 +13,11 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from bltlib.blt import BLT, BLTConfig, Generation, blt_card
 from bltlib.bpe import BasicTokenizer
 from bltlib.charaware import (
     BOS_TOKEN,
+    BYTE_MODELS,
     STUDY_MODELS,
     TOKENIZER_FILE,
     CharAwareConfig,
@@ -25,11 +27,14 @@ from bltlib.charaware import (
     load_models,
     study_weights,
 )
+from bltlib.entropy import entropy_model_config
+from bltlib.patching import Patcher
 from bltlib.tasks import CHAR_TASKS, NOISES
 from bltlib.transformer import TransformerConfig, TransformerLM
 
 ROOT = Path(__file__).resolve().parents[1]
 WORD_SETS = ("frequent", "rare", "random")
+WITHOUT_BLT = [n for n in STUDY_MODELS if n != "blt"]
 
 
 def load_script():
@@ -50,22 +55,27 @@ def run(script, tmp: Path, *extra: str) -> str:
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    """The ci study in three invocations: pretrain + fine-tune, then everything, then everything again."""
+    """The ci study in four invocations: pretrain + fine-tune; everything for all models but the BLT;
+    everything for the BLT (as a study begun before the BLT joined is completed); everything again."""
     script = load_script()
     tmp = tmp_path_factory.mktemp("char_study")
+    final = tmp / "out" / "char_study_ci.json"
     first = run(script, tmp, "--phases", "pretrain", "finetune")
     partial = (tmp / "out" / "char_study_ci.partial.json").is_file()
-    final_after_first = (tmp / "out" / "char_study_ci.json").is_file()
-    second = run(script, tmp)
+    final_after_first = final.is_file()
+    second = run(script, tmp, "--models", *WITHOUT_BLT)
+    final_without_blt = final.is_file()
+    third = run(script, tmp, "--models", "blt")
     stamps = {p: p.stat().st_mtime_ns for p in (tmp / "weights").iterdir()}
-    results = (tmp / "out" / "char_study_ci.json").read_text()
-    third = run(script, tmp)
+    results = final.read_text()
+    fourth = run(script, tmp)
     return {
         "script": script,
         "tmp": tmp,
-        "logs": (first, second, third),
+        "logs": (first, second, third, fourth),
         "partial_after_first": partial,
         "final_after_first": final_after_first,
+        "final_without_blt": final_without_blt,
         "stamps": stamps,
         "results_text": results,
         "results": json.loads(results),
@@ -98,7 +108,7 @@ def test_bits_per_byte_noise_curve_and_matching_are_reported(study):
         curve = r["curve"][name]
         assert len(curve) >= 3 and [c["items"] for c in curve] == sorted({c["items"] for c in curve})
         assert set(curve[-1]["cells"]) == set(CHAR_TASKS)
-        assert r["runs"][name]["model"]["flops_per_byte"] > 0
+        assert r["runs"][name]["model"]["flops_per_byte"] == r["flops_per_byte"][name] > 0
     for when in ("pretrained", "finetuned"):
         delta = r["noise"][when]["delta_bpb"]
         assert set(delta) == set(NOISES)
@@ -107,10 +117,19 @@ def test_bits_per_byte_noise_curve_and_matching_are_reported(study):
         )
     # one body: the token models differ only in the extra path; the byte rows hold bytes_per_token x more
     params = {n: r["runs"][n]["model"]["parameters"] for n in STUDY_MODELS}
-    assert len({p["body"] for p in params.values()}) == 1
+    assert len({params[n]["body"] for n in WITHOUT_BLT}) == 1
     assert (
         params["bpe"]["extra"] == 0 and params["bpe_char"]["extra"] > 0 and params["bpe_matched"]["extra"] > 0
     )
+    # the BLT's latent transformer has the body's blocks (its final norm sits in the decoder)
+    blt = r["runs"]["blt"]["model"]
+    assert params["blt"]["latent"] == params["bpe"]["body"] - r["settings"]["dim"]
+    assert params["blt"]["without_hash"] == params["blt"]["total"] - params["blt"]["hash_embeddings"]
+    assert blt["config"]["cross_attn_k"] * blt["config"]["local_dim"] == blt["config"]["latent_dim"]
+    assert 1 < blt["mean_patch_size"] < blt["seq_len"] and blt["entropy_model_flops_per_byte"] > 0
+    assert r["blt"]["patcher"]["scheme"] == "entropy" and r["blt"]["patcher"]["threshold"] > 0
+    seen = {n: r["runs"][n]["pretrain"]["bytes_seen"] for n in BYTE_MODELS}
+    assert seen["blt"] == seen["bytes"] and blt["seq_len"] == r["data"]["byte_seq_len"]
     data = r["data"]
     assert data["byte_seq_len"] == round(data["token_seq_len"] * data["bytes_per_token"])
     assert r["words"]["frequent"] > 0 and r["words"]["rare"] > 0 and r["words"]["random"] > 0
@@ -119,28 +138,49 @@ def test_bits_per_byte_noise_curve_and_matching_are_reported(study):
 
 
 def test_partial_results_then_resume_skips_finished_phases(study):
-    first, second, third = study["logs"]
+    first, second, third, fourth = study["logs"]
     assert study["partial_after_first"] and not study["final_after_first"]
     assert "pretrain step" in first and "eval" not in first.replace("val ", "")
     assert "quick look: spell/frequent" in first  # a glance at the learning curve while fine-tuning
+    # without the BLT the results stay partial; the later --models blt completes them
+    assert not study["final_without_blt"] and "not every model has every phase" in second
     for name in STUDY_MODELS:
-        assert f"[{name}] pretrain: done" in second and f"[{name}] finetune: done, skipped" in second
-        assert f"[{name}] eval: pretrained" in second
+        evaluated = third if name == "blt" else second
+        assert f"[{name}] pretrain: done" in evaluated and f"[{name}] finetune: done, skipped" in evaluated
+        assert f"[{name}] eval: pretrained" in evaluated
         for phase in ("pretrain: done", "finetune: done, skipped", "eval: done, skipped"):
-            assert f"[{name}] {phase}" in third
-    assert "pretrain step" not in second and "is up to date" in third
-    assert "pretrain step" not in third and "finetune step" not in third
+            assert f"[{name}] {phase}" in fourth
+    assert "[blt]" not in second and "[bytes]" not in third and "wrote" in third
+    assert "pretrain step" not in second + third and "is up to date" in fourth
+    assert "pretrain step" not in fourth and "finetune step" not in fourth
     out = study["tmp"] / "out"
     assert not (out / "char_study_ci.partial.json").exists()
     assert (out / "char_study_ci.json").read_text() == study["results_text"]
     assert {p: p.stat().st_mtime_ns for p in (study["tmp"] / "weights").iterdir()} == study["stamps"]
-    assert len(study["results"]["commands"]) == 2  # the two invocations that changed something
+    assert len(study["results"]["commands"]) == 3  # the three invocations that changed something
+
+
+def test_the_blt_reads_the_byte_models_rows_patched_row_by_row(study):
+    script = study["script"]
+    args = script.parse_args(["--preset", "ci", "--run-dir", str(study["tmp"] / "runs")])
+    s = script.Study(args)
+    for batches in (s.pretrain_batches, s.finetune_batches):
+        for split, step in (("train", 3), ("val", 0)):
+            x, lengths, y = batches("blt")(split, step)
+            byte_x, byte_y = batches("bytes")(split, step)
+            assert torch.equal(x, byte_x) and torch.equal(y, byte_y)
+            assert (lengths[:, 0] == 1).all() and (lengths.sum(-1) == x.shape[1] + 1).all()
+            alone = s.patcher.lengths(x[1:2])[0]  # a row's patches do not depend on its batch
+            assert torch.equal(lengths[1, : len(alone)], alone) and not lengths[1, len(alone) :].any()
+    _, _, y = s.finetune_batches("blt")("train", 0)
+    assert (y == -100).any()  # fine-tuning rows: loss on the answers only, as for the byte model
 
 
 def test_shipped_models_load_answer_within_caps_and_carry_cards(study):
     weights = study["tmp"] / "weights"
     models = load_models(weights_dir=weights)
-    assert list(models) == list(STUDY_MODELS) and models["bytes"].tokenizer is None
+    assert list(models) == list(STUDY_MODELS) and all(models[n].tokenizer is None for n in BYTE_MODELS)
+    assert isinstance(models["blt"].model, BLT) and models["blt"].model.patcher.entropy_model is not None
     prompts = ["Spell the word: house\nAnswer:", "Reverse the word: cat\nAnswer:"]
     for name, m in models.items():
         path = study_weights(name, weights)
@@ -148,7 +188,7 @@ def test_shipped_models_load_answer_within_caps_and_carry_cards(study):
         with safe_open(str(path), "pt") as f:
             assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
         assert next(m.model.parameters()).dtype == torch.float32
-        card = charaware_card(path)
+        card = blt_card(path) if name == "blt" else charaware_card(path)
         assert card["command"].startswith("python scripts/char_study.py") and card["model"] == name
         assert set(card["metrics"]["mean_accuracy"]) == set(WORD_SETS)
         out = m.answer(prompts, max_new=[3, 7])
@@ -235,6 +275,49 @@ def test_answer_on_real_models_and_bad_input():
     tok = BasicTokenizer()
     with pytest.raises(ValueError, match=re.escape(f"no {BOS_TOKEN!r} special token")):
         answer(token_model, ["a"], tok)
+
+
+class CannedBLT(BLT):
+    """A BLT whose greedy generation is known: ``text`` (bytes), as much of it as is asked for."""
+
+    def __init__(self, text: bytes) -> None:
+        super().__init__(BLTConfig(local_dim=8, local_heads=2, latent_dim=16, latent_heads=2, latent_layers=1,
+                                   hash_vocab=8, max_seq_len=24))  # fmt: skip
+        self.text, self.asked = text, []
+
+    def generate(self, prompt, max_new_bytes, **kw):
+        self.asked.append((prompt, max_new_bytes))
+        new = self.text[:max_new_bytes]
+        return Generation(prompt.encode(), new, [], [], [], {}, [])
+
+
+def test_answer_blt_cuts_at_newline_caps_and_checks_its_input():
+    model = CannedBLT(b"ab\ncd")
+    assert answer(model, ["x", "hello", "y"], max_new=[1, 10, 0]) == ["a", "ab", ""]
+    assert model.asked == [("x", 1), ("hello", 10)]  # no call for a zero cap
+    assert answer(model, ["x" * 20]) == ["ab"] and model.asked[-1] == ("x" * 20, 3)  # up to max_seq_len
+    with pytest.raises(ValueError, match="reads at most 24"):
+        answer(model, ["x" * 24])
+    with pytest.raises(ValueError, match="tokenizer=None"):
+        answer(model, ["x"], BasicTokenizer())
+
+
+@pytest.mark.parametrize("patcher", ["entropy", "static"])
+def test_answer_on_a_real_blt_matches_its_greedy_generation(patcher):
+    torch.manual_seed(0)
+    model = BLT(BLTConfig(local_dim=16, local_heads=2, latent_dim=32, latent_heads=2, latent_layers=1,
+                          hash_vocab=64, max_seq_len=48)).train()  # fmt: skip
+    if patcher == "static":
+        model.patcher = Patcher("static", patch_size=3)
+    else:
+        entropy_model = TransformerLM(entropy_model_config(dim=16, n_layers=1, n_heads=2, max_seq_len=64))
+        model.patcher = Patcher("entropy", threshold=5.0, entropy_model=entropy_model)
+    prompts, caps = ["Spell the word: cat\nAnswer:", "Reverse the word: dog\nAnswer:"], [7, 11]
+    out = answer(model, prompts, max_new=caps)
+    for prompt, cap, text in zip(prompts, caps, out, strict=True):
+        greedy = model.generate(prompt, cap).bytes.split(b"\n", 1)[0]
+        assert text == greedy.decode("utf-8", errors="replace") and len(greedy) <= cap
+    assert model.training  # generate() evaluates in eval mode and restores the mode
 
 
 # ----------------------------------------------------------------------------- load_models()
