@@ -772,6 +772,7 @@ class BLT(nn.Module):
         top_k: int | None = None,
         top_p: float | None = None,
         seed: int | None = None,
+        stop: str | bytes | None = None,
         cached: bool = True,
     ) -> Generation:
         """Continue ``prompt`` by up to ``max_new_bytes`` bytes (an EOS ends it early), patching as it goes
@@ -783,10 +784,11 @@ class BLT(nn.Module):
         the whole BLT recomputed over the whole sequence for every byte. Both give the same bytes.
 
         ``temperature = 0`` is greedy; otherwise sampling with ``top_k``/``top_p``, reproducible with
-        ``seed``. A prompt longer than ``max_seq_len - 1`` bytes keeps its last bytes. The sequence may
-        grow past ``max_seq_len`` when the local models (and the entropy model) use sliding windows: a
-        window makes positions relative, so longer rotary tables compute what the model computes
-        within its length. The latent model holds at most ``patch_capacity`` patches.
+        ``seed``. ``stop`` (a newline, say) ends generation as soon as the new bytes end with it; it is
+        kept in ``.bytes``. A prompt longer than ``max_seq_len - 1`` bytes keeps its last bytes. The
+        sequence may grow past ``max_seq_len`` when the local models (and the entropy model) use sliding
+        windows: a window makes positions relative, so longer rotary tables compute what the model
+        computes within its length. The latent model holds at most ``patch_capacity`` patches.
         """
         ids = self._prompt_ids(prompt)
         if isinstance(max_new_bytes, bool) or not isinstance(max_new_bytes, int) or max_new_bytes < 0:
@@ -796,6 +798,14 @@ class BLT(nn.Module):
             raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
         patcher = self._generation_patcher()
         generator = None if seed is None else torch.Generator().manual_seed(seed)
+        if isinstance(stop, str):
+            stop = stop.encode("utf-8")
+        if stop is not None and (not isinstance(stop, bytes) or not stop):
+            raise ValueError(f"stop must be a non-empty str or bytes, or None, got {stop!r}")
+        stop_ids = None if stop is None else [b + OFFSET for b in stop]
+
+        def finished(new: list[int]) -> bool:
+            return len(new) == max_new_bytes or (stop_ids is not None and new[-len(stop_ids) :] == stop_ids)
 
         def pick(logits: torch.Tensor) -> int:
             # Only bytes or EOS can come next: PAD, BOS and the BPE marker are not outputs.
@@ -808,7 +818,9 @@ class BLT(nn.Module):
         try:
             with _reach(self, patcher.entropy_model, length):
                 run = _generate_cached if cached else _generate_uncached
-                return run(self, patcher, ids.to(next(self.parameters()).device), max_new_bytes, pick)
+                return run(
+                    self, patcher, ids.to(next(self.parameters()).device), max_new_bytes, pick, finished
+                )
         finally:
             self.train(was_training)
 
@@ -981,7 +993,12 @@ def _latent_room(model: BLT, n_patches: int) -> None:
 
 
 def _generate_uncached(
-    model: BLT, patcher: Patcher, ids: torch.Tensor, max_new: int, pick: Callable[[torch.Tensor], int]
+    model: BLT,
+    patcher: Patcher,
+    ids: torch.Tensor,
+    max_new: int,
+    pick: Callable[[torch.Tensor], int],
+    finished: Callable[[list[int]], bool],
 ) -> Generation:
     """The reference: entropies, patches and all of the BLT recomputed over the whole sequence per byte."""
     n_prompt = ids.shape[1]
@@ -992,7 +1009,7 @@ def _generate_uncached(
         t = ids.shape[1]
         entropies = _entropies(patcher.entropy_model, ids)
         starts = patcher.start_mask(ids, entropies)
-        if len(new) == max_new:
+        if finished(new):
             break
         lengths = lengths_from_start_mask(starts)
         _latent_room(model, lengths.shape[1])
@@ -1012,7 +1029,12 @@ def _generate_uncached(
 
 
 def _generate_cached(
-    model: BLT, patcher: Patcher, ids: torch.Tensor, max_new: int, pick: Callable[[torch.Tensor], int]
+    model: BLT,
+    patcher: Patcher,
+    ids: torch.Tensor,
+    max_new: int,
+    pick: Callable[[torch.Tensor], int],
+    finished: Callable[[list[int]], bool],
 ) -> Generation:
     """Patch-aware generation with KV caches: per byte, one step of the entropy model, the encoder and
     the decoder; one latent step only when the entropy step closes a patch (spec §7)."""
@@ -1078,7 +1100,7 @@ def _generate_cached(
     seq = torch.cat([ids, ids.new_zeros(1, max_new)], 1)
     seen = None if e is None else torch.cat([e, e.new_zeros(1, max_new)], 1)
     new, seconds = [], []
-    for _ in range(max_new):
+    while not finished(new):
         nxt = pick(logits)
         seconds.append(time.perf_counter() - tick)
         if nxt == EOS_ID:
@@ -1086,7 +1108,7 @@ def _generate_cached(
         new.append(nxt)
         pos = n_prompt + len(new) - 1
         seq[0, pos] = nxt
-        if len(new) == max_new:
+        if finished(new):
             break  # nothing will read this byte's states
         tick = time.perf_counter()
         e = _entropies(em, seq[:, pos : pos + 1], ent_caches)

@@ -583,7 +583,7 @@ def _answer_blt(model: BLT, prompts: Sequence[str], caps: list[int]) -> list[str
                 f"prompt {i} is {length} ids long; the model reads at most {model.config.max_seq_len}"
             )
         steps = min(cap, model.config.max_seq_len - length)
-        new = model.generate(prompt, steps).bytes if steps > 0 else b""
+        new = model.generate(prompt, steps, stop="\n").bytes if steps > 0 else b""
         out.append(new.split(b"\n", 1)[0].decode("utf-8", errors="replace"))
     return out
 

@@ -223,3 +223,17 @@ def test_a_model_without_a_patcher_or_entropy_model_says_what_is_missing():
 def test_zero_new_bytes_still_patches_the_prompt():
     g = shipped().generate("Hello there", 0)
     assert g.bytes == b"" and sum(g.patch_lengths) == 12 and g.seconds == []
+
+
+def test_stop_ends_generation_after_the_stop_bytes_in_both_paths():
+    model = shipped()
+    full = model.generate("It is a truth universally acknowledged", 120)
+    assert b"\n" in full.bytes  # the shipped model writes Austen's line breaks
+    cut = full.bytes.index(b"\n") + 1
+    for cached in (True, False):
+        g = model.generate("It is a truth universally acknowledged", 120, stop="\n", cached=cached)
+        assert g.bytes == full.bytes[:cut]
+        assert g.patch_lengths == full.patch_lengths[: len(g.patch_lengths) - 1] + [g.patch_lengths[-1]]
+        assert len(g.seconds) == cut
+    with pytest.raises(ValueError, match="stop must be"):
+        model.generate("a", 3, stop="")
