@@ -187,6 +187,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "laptop, cpu and gpu presets; the ci preset ships only when this is given)",
     )
     p.add_argument("--no-ship", action="store_true", help="do not write the shipped weights")
+    p.add_argument(
+        "--merge-from",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="results folders (--out-dir) of other runs of the same preset, e.g. models trained in a second "
+        "process: their models' results join this run's (a model this run has already is kept)",
+    )
     args = p.parse_args(argv)
     if args.threads < 1:
         p.error(f"--threads must be at least 1, got {args.threads}")
@@ -767,6 +775,8 @@ class Runner:
         self.dirty = False  # whether this invocation changed the results
         ship = args.preset in SHIPPED_PRESETS or args.weights_dir is not None
         self.weights_dir = None if args.no_ship or not ship else (args.weights_dir or WEIGHTS_DIR)
+        for folder in args.merge_from:
+            self._merge(folder)
 
     def _load_state(self) -> dict:
         """What is done so far: the partial results if any, else the final ones, else nothing."""
@@ -780,6 +790,24 @@ class Runner:
                     )
                 return {k: saved[k] for k in ("settings", "commands", "runs")}
         return {"settings": self.settings, "commands": [], "runs": {}}
+
+    def _merge(self, folder: Path) -> None:
+        """Take the models another run of this preset has (results in ``folder``) and this run lacks."""
+        for path in (folder / self.partial.name, folder / self.out.name):
+            if path.is_file():
+                break
+        else:
+            raise SystemExit(f"{folder} holds no results of the {self.args.preset!r} preset to merge")
+        saved = json.loads(path.read_text())
+        if saved.get("settings") != self.settings:
+            raise SystemExit(f"{path} was made with other settings than the {self.args.preset!r} preset has")
+        taken = [name for name in saved["runs"] if name not in self.state["runs"]]
+        for name in taken:
+            self.state["runs"][name] = saved["runs"][name]
+        self.state["commands"] += [c for c in saved["commands"] if c not in self.state["commands"]]
+        if taken:
+            log(f"merged {', '.join(taken)} from {path}")
+            self.save()
 
     def save(self) -> None:
         """Record a finished phase in the partial results (and this command, once)."""

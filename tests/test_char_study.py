@@ -335,3 +335,17 @@ def test_load_models_names_the_script_when_files_are_missing(tmp_path, study):
     with pytest.raises(FileNotFoundError, match="no char-study tokenizer"):
         load_models(["bpe"], weights_dir=tmp_path)
     assert list(load_models(["bytes"], weights_dir=study["tmp"] / "weights")) == ["bytes"]
+
+
+def test_merge_from_takes_another_runs_models(study, tmp_path):
+    # A second process's models (its own --out-dir, the same run folder) join this run's results.
+    script, tmp = study["script"], study["tmp"]
+    argv = ["--preset", "ci", "--threads", "1", "--run-dir", str(tmp / "runs"), "--out-dir", str(tmp_path)]
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log):
+        script.main([*argv, "--no-ship", "--models", "bpe", "--merge-from", str(tmp / "out")])
+    assert "merged bpe, bpe_char, bpe_matched, bytes, blt from" in log.getvalue()
+    merged = json.loads((tmp_path / "char_study_ci.json").read_text())
+    assert merged["tasks"] == study["results"]["tasks"]
+    with pytest.raises(SystemExit, match="holds no results"):
+        script.main([*argv, "--no-ship", "--models", "bpe", "--merge-from", str(tmp_path / "nowhere")])
