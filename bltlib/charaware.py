@@ -14,6 +14,11 @@ models of the comparison are a plain ``TransformerLM`` over the 260 byte ids wit
 lesson 4's :class:`~bltlib.blt.BLT` whose latent transformer has that body's shape. :func:`answer` and
 :func:`load_models` take all of them.
 
+The study's other pieces live here too, shared by ``scripts/char_study.py`` and lesson 5: the fine-tuning
+rows (:func:`encode_item`, :func:`pack_items`, :func:`task_rows`), a BLT's patches cut row by row
+(:func:`row_patch_lengths`, :class:`RowPatcher`, :func:`model_logits`), the noise measurement
+(:func:`noise_passages`, :func:`continuation_bits`, :func:`noise_table`) and :func:`blt_param_counts`.
+
 >>> tokens = [bytes([i]) for i in range(256)] + [b"th", b"the", b" the"]
 >>> config = CharAwareConfig(vocab_size=len(tokens), dim=32, n_layers=1, n_heads=2, max_seq_len=16,
 ...                          extra="char", char_dim=8, char_hidden=16)
@@ -29,20 +34,26 @@ lesson 4's :class:`~bltlib.blt.BLT` whose latent transformer has that body's sha
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import math
+import random
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from bltlib import entropy as entropy_lib
 from bltlib import flops
 from bltlib.blt import BLT, blt_card, load_blt
 from bltlib.bpe import Tokenizer
 from bltlib.data.batching import BOS_ID, BYTE_VOCAB, OFFSET
+from bltlib.patching import Patcher
+from bltlib.tasks import NOISES, CharItem, apply_noise
 from bltlib.train import CheckpointError, load_weights, read_metadata, save_weights
-from bltlib.transformer import TransformerConfig, TransformerLM
+from bltlib.transformer import IGNORE_INDEX, TransformerConfig, TransformerLM
 
 FORMAT = "bltlib.charaware/1"
 EXTRAS = ("none", "char", "matched")
@@ -633,27 +644,40 @@ def load_models(
     names: Sequence[str] | None = None,
     weights_dir: str | Path | None = None,
     device: torch.device | str = "cpu",
+    missing: Literal["raise", "skip"] = "raise",
 ) -> dict[str, StudyModel]:
     """The study's shipped fine-tuned models by name (default: all of :data:`STUDY_MODELS`), each with
-    its tokenizer, from ``weights_dir`` (default ``bltlib/weights``), in eval mode on ``device``. The
-    ``"blt"`` model comes through :func:`bltlib.blt.load_blt`, with its patcher (the shipped entropy
-    model at the threshold on its card).
+    its tokenizer, from ``weights_dir`` (default ``bltlib/weights``), in eval mode on ``device``, in the
+    order of ``names``. The ``"blt"`` model comes through :func:`bltlib.blt.load_blt`, with its patcher
+    (the shipped entropy model at the threshold on its card).
+
+    ``missing``: what a model whose weights file is not there does. ``"raise"`` (the default): a
+    ``FileNotFoundError`` that names the script that makes it. ``"skip"``: it is left out, so
+    ``load_models(missing="skip")`` gives the models a partly finished study has shipped so far; where
+    none of them is there, that is an empty dict (no error). Either way a token model that is there
+    needs the tokenizer file beside it.
 
     >>> load_models(["bpe"], weights_dir="/nonexistent")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     FileNotFoundError: no char-study model 'bpe' at /nonexistent/char_bpe.safetensors: ...char_study.py ...
+    >>> load_models(weights_dir="/nonexistent", missing="skip")
+    {}
     """
     names = list(STUDY_MODELS) if names is None else names
     if isinstance(names, str) or not isinstance(names, Sequence):
         raise TypeError(f"names must be a list of model names, got {type(names).__name__}")
+    if missing not in ("raise", "skip"):
+        raise ValueError(f"missing must be 'raise' or 'skip', got {missing!r}")
     paths = {name: study_weights(name, weights_dir) for name in names}  # unknown names fail here
     hint = f": make the shipped models with `{_STUDY_SCRIPT}`"
-    for name, path in paths.items():
+    for name, path in list(paths.items()):
         if not path.is_file():
-            raise FileNotFoundError(f"no char-study model {name!r} at {path}{hint}")
+            if missing == "raise":
+                raise FileNotFoundError(f"no char-study model {name!r} at {path}{hint}")
+            del paths[name]
     tokenizer = None
-    if any(name not in BYTE_MODELS for name in names):
+    if any(name not in BYTE_MODELS for name in paths):
         tok_path = Path(WEIGHTS_DIR if weights_dir is None else weights_dir) / TOKENIZER_FILE
         if not tok_path.is_file():
             raise FileNotFoundError(f"no char-study tokenizer at {tok_path}{hint}")
@@ -671,6 +695,381 @@ def load_models(
     return models
 
 
+# ----------------------------------------------------------------------------- the study's fine-tuning rows
+
+
+def encode_item(item: CharItem, tokenizer: Tokenizer | None = None) -> tuple[list[int], list[bool]]:
+    """The ids a study model is fine-tuned on for a task ``item``, and which of them are targets.
+
+    BOS + the prompt (:func:`encode_prompt`), then the continuation ``" " + answer + "\\n"`` tokenised
+    *separately* (without its BOS): the prompt's tokens are the same whatever answer follows, as they are
+    when the model is asked. Only the continuation's ids are targets: the prompt is input, not something
+    to predict. ``tokenizer=None``: byte ids.
+
+    >>> ids, is_target = encode_item(CharItem("Spell: hi\\nAnswer:", "h i"))
+    >>> len(ids), bytes(i - OFFSET for i, t in zip(ids, is_target) if t)  # BOS + 17 prompt bytes + 5
+    (23, b' h i\\n')
+    """
+    if not isinstance(item, CharItem):
+        raise TypeError(f"item must be a bltlib.tasks.CharItem, got {type(item).__name__}")
+    prompt = encode_prompt(item.prompt, tokenizer)
+    continuation = encode_prompt(f" {item.answer}\n", tokenizer)[1:]
+    return prompt + continuation, [False] * len(prompt) + [True] * len(continuation)
+
+
+def _check_seq_len(seq_len: object) -> int:
+    if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 1:
+        raise ValueError(f"seq_len must be a positive int, got {seq_len!r}")
+    return seq_len
+
+
+def pack_items(
+    items: Iterable[CharItem],
+    fit: Sequence[tuple[Tokenizer | None, int]],
+    max_rows: int | None = None,
+) -> list[list[CharItem]]:
+    """``items`` packed whole, in order, into rows that fit every ``(tokenizer, seq_len)`` of ``fit``.
+
+    A row of ``seq_len`` inputs holds ``seq_len + 1`` ids (``n`` ids give ``n - 1`` input-target pairs;
+    :func:`task_rows` makes them). A row takes the next item while its items' ids (:func:`encode_item`)
+    still fit for every tokenizer; otherwise the row is closed and the item begins the next one. Several
+    ``(tokenizer, seq_len)`` make rows that suit several models at once: the study packs rows that fit a
+    token row (its BPE tokenizer, ``seq_tokens``) and a byte row (``None``, the byte row's length), so
+    every model is fine-tuned on the same items in the same rows.
+
+    ``items`` may be endless (a generator): with ``max_rows``, packing stops as soon as that many rows
+    are closed (the item that closed the last one is drawn but not used). When ``items`` run out first,
+    the last row is kept however full it is. An item longer than a row is a ``ValueError``.
+
+    >>> items = [CharItem("Spell: ab\\nAnswer:", "a b"), CharItem("Reverse: ab\\nAnswer:", "ba")]
+    >>> [len(encode_item(i)[0]) for i in items]
+    [23, 24]
+    >>> [len(row) for row in pack_items(items, [(None, 46)])]  # 23 + 24 ids fit a row of 46 + 1
+    [2]
+    >>> [len(row) for row in pack_items(items, [(None, 45)])]
+    [1, 1]
+    """
+    fit = [(tokenizer, _check_seq_len(seq_len)) for tokenizer, seq_len in fit]
+    if not fit:
+        raise ValueError("fit must give at least one (tokenizer, seq_len)")
+    if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 0):
+        raise ValueError(f"max_rows must be a non-negative int or None, got {max_rows!r}")
+    rooms = [seq_len + 1 for _, seq_len in fit]
+    packed: list[list[CharItem]] = []
+    row: list[CharItem] = []
+    used = [0] * len(fit)
+    if max_rows == 0:
+        return packed
+    for item in items:
+        sizes = [len(encode_item(item, tokenizer)[0]) for tokenizer, _ in fit]
+        if any(size > room for size, room in zip(sizes, rooms, strict=True)):
+            raise ValueError(
+                f"an item of {' / '.join(map(str, sizes))} ids does not fit a row of "
+                f"{' / '.join(map(str, rooms))} ids: {item}"
+            )
+        if row and any(u + size > room for u, size, room in zip(used, sizes, rooms, strict=True)):
+            packed.append(row)
+            row, used = [], [0] * len(fit)
+            if len(packed) == max_rows:
+                return packed
+        row.append(item)
+        used = [u + size for u, size in zip(used, sizes, strict=True)]
+    if row:
+        packed.append(row)
+    return packed
+
+
+def task_rows(
+    rows: Sequence[Sequence[CharItem]], seq_len: int, tokenizer: Tokenizer | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs ``x`` and targets ``y`` (``[len(rows), seq_len]``) of packed rows of items
+    (:func:`pack_items`): each row's items' ids (:func:`encode_item`) one after the other; ``x`` is them
+    but the last, ``y`` them but the first where they are targets (the continuations), else
+    ``IGNORE_INDEX``. Rows are right-padded, ``x`` with BOS and ``y`` with ``IGNORE_INDEX``: a causal
+    model never looks ahead, so padding changes nothing before it. ``tokenizer=None``: byte ids.
+
+    >>> item = CharItem("Spell: ab\\nAnswer:", "a b")
+    >>> x, y = task_rows([[item], [item, item]], seq_len=46)
+    >>> x.shape, (y != IGNORE_INDEX).sum(1).tolist()  # the continuation " a b\\n": 5 targets an item
+    (torch.Size([2, 46]), [5, 10])
+    >>> bytes(x[0, 1:18] - OFFSET), bytes(y[0, 17:22] - OFFSET)  # BOS + prompt in; y[t] follows x[t]
+    (b'Spell: ab\\nAnswer:', b' a b\\n')
+    """
+    seq_len = _check_seq_len(seq_len)
+    bos = BOS_ID if tokenizer is None else bos_id(tokenizer)
+    x = torch.full((len(rows), seq_len), bos)
+    y = torch.full((len(rows), seq_len), IGNORE_INDEX)
+    for r, items in enumerate(rows):
+        if not items:
+            raise ValueError(f"row {r} holds no items")
+        ids: list[int] = []
+        target: list[bool] = []
+        for item in items:
+            i, m = encode_item(item, tokenizer)
+            ids, target = ids + i, target + m
+        n = len(ids) - 1
+        if n > seq_len:
+            raise ValueError(f"row {r} holds {len(ids)} ids, more than a row of {seq_len} inputs (+ 1)")
+        x[r, :n] = torch.tensor(ids[:-1])
+        y[r, :n] = torch.tensor([i if m else IGNORE_INDEX for i, m in zip(ids[1:], target[1:], strict=True)])
+    return x, y
+
+
+# ----------------------------------------------------------------------------- the BLT's patches, per row
+
+
+def row_patch_lengths(patcher: Patcher, ids: torch.Tensor) -> torch.Tensor:
+    """Patch lengths ``[B, P]`` of byte-id rows ``ids [B, T]`` (BOS first), each row cut over its **own**
+    entropies: ``patcher.entropy_model`` scores every row by itself, from its BOS (for entropy
+    patching; other schemes need no entropies). So a row's patches are a pure function of the row,
+    whatever else is in the batch, as they are for a prompt in :meth:`bltlib.blt.BLT.generate`.
+
+    >>> rows = torch.tensor([[1] + [b + OFFSET for b in b"hi, there"]])
+    >>> row_patch_lengths(Patcher("space"), rows).tolist()  # [BOS] | "hi," | " there" + the next byte
+    [[1, 3, 7]]
+    """
+    if not isinstance(patcher, Patcher):
+        raise TypeError(f"patcher must be a bltlib.patching.Patcher, got {type(patcher).__name__}")
+    entropies = None
+    if patcher.scheme == "entropy":
+        if patcher.entropy_model is None:
+            raise ValueError("entropy patching needs patcher.entropy_model to score the rows")
+        entropies = entropy_lib.entropies(patcher.entropy_model, ids, progress=False)
+    return patcher.lengths(ids, entropies)
+
+
+class RowPatcher(Patcher):
+    """A :class:`~bltlib.patching.Patcher` that, given no entropies, computes them with its entropy model
+    over each row itself (:func:`row_patch_lengths`); given entropies, it is a plain ``Patcher``. As a
+    BLT's ``patcher`` it makes ``patcher.lengths(x)`` work wherever a batch is patched, e.g. in
+    :func:`bltlib.blt.bits_per_byte`.
+
+    >>> rows = torch.tensor([[1] + [b + OFFSET for b in b"hi, there"]])
+    >>> RowPatcher("space").lengths(rows).tolist()
+    [[1, 3, 7]]
+    """
+
+    def start_mask(self, ids: torch.Tensor, entropies: torch.Tensor | None = None) -> torch.Tensor:
+        if entropies is None and self.scheme == "entropy" and self.entropy_model is not None:
+            entropies = entropy_lib.entropies(self.entropy_model, ids, progress=False)
+        return super().start_mask(ids, entropies)
+
+
+def model_logits(model: TransformerLM | BLT, x: torch.Tensor) -> torch.Tensor:
+    """A study model's logits ``[B, T, V]`` for id rows ``x [B, T]``, on the model's device: a token or
+    byte model's forward, or a BLT's with the patches of :func:`row_patch_lengths` (``model.patcher``).
+
+    >>> config = CharAwareConfig(vocab_size=BYTE_VOCAB, dim=16, n_layers=1, n_heads=2, max_seq_len=8)
+    >>> model_logits(CharAwareLM(config), torch.tensor([encode_prompt("hi")])).shape
+    torch.Size([1, 3, 260])
+    """
+    device = next(model.parameters()).device
+    if isinstance(model, BLT):
+        if model.patcher is None:
+            raise ValueError("the BLT has no patcher: set model.patcher (load_blt() sets the shipped one)")
+        return model(x.to(device), row_patch_lengths(model.patcher, x).to(device))[0]
+    return model(x.to(device))[0]
+
+
+def blt_param_counts(model: BLT) -> dict[str, int]:
+    """A BLT's parameters by part. ``latent``: its latent transformer (the study's token models' ``body``
+    of :func:`param_counts` but for their final norm, which the BLT has in its decoder); ``local``: its
+    local encoder and decoder; ``byte_embedding`` and ``hash_embeddings`` (the hash n-gram tables);
+    ``total``; ``without_hash``: all but the hash n-gram tables.
+
+    >>> from bltlib.blt import BLTConfig
+    >>> config = BLTConfig(local_dim=8, local_heads=2, latent_dim=16, latent_heads=2, latent_layers=1,
+    ...                    hash_vocab=8, max_seq_len=24)
+    >>> counts = blt_param_counts(BLT(config))
+    >>> counts["total"] - counts["without_hash"] == counts["hash_embeddings"]
+    True
+    """
+    if not isinstance(model, BLT):
+        raise TypeError(f"model must be a bltlib.blt.BLT, got {type(model).__name__}")
+
+    def count(module: nn.Module) -> int:
+        return sum(p.numel() for p in module.parameters())
+
+    return {
+        "latent": count(model.latent),
+        "local": count(model.encoder) + count(model.decoder),
+        "byte_embedding": model.embed.bytes.weight.numel(),
+        "hash_embeddings": model.embed.hashes.weight.numel(),
+        "total": model.num_params(),
+        "without_hash": model.num_params(exclude_hash=True),
+    }
+
+
+# ----------------------------------------------------------------------------- noise: continuation bits
+
+
+def noise_passages(
+    text: str, n: int, context_chars: int, continuation_chars: int, seed: int
+) -> list[tuple[str, str]]:
+    """``n`` (context, continuation) pairs from ``text`` (drawn with ``random.Random(seed)``): a context
+    of about ``context_chars`` characters starting at a word, and the continuation of about
+    ``continuation_chars`` that follows it, starting with its space (so it tokenises as it would inside
+    the text). ``text`` must be several times longer than a pair.
+
+    >>> text = " ".join(f"word{i}" for i in range(200))
+    >>> noise_passages(text, 2, context_chars=12, continuation_chars=6, seed=0)
+    [('word113 word114', ' word115'), ('word122 word123', ' word124')]
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"n must be a non-negative int, got {n!r}")
+    if (
+        not (isinstance(context_chars, int) and isinstance(continuation_chars, int))
+        or min(context_chars, continuation_chars) < 1
+    ):
+        raise ValueError(
+            f"context_chars and continuation_chars must be positive ints, got {context_chars!r}, "
+            f"{continuation_chars!r}"
+        )
+    span = 3 * (context_chars + continuation_chars)
+    if len(text) <= span:
+        raise ValueError(f"the text ({len(text)} characters) must be longer than {span} (3 x a pair)")
+    rng = random.Random(seed)
+    pairs: list[tuple[str, str]] = []
+    for _ in range(1000 + 100 * n):  # a text without spaces never gives a pair: give up in the end
+        if len(pairs) == n:
+            return pairs
+        start = text.find(" ", rng.randrange(len(text) - span)) + 1
+        cut = text.find(" ", start + context_chars)
+        end = text.find(" ", cut + continuation_chars)
+        if start > 0 and cut > start and end > cut:
+            pairs.append((text[start:cut], text[cut:end]))
+    if len(pairs) < n:
+        raise ValueError(f"found only {len(pairs)} of {n} passages: does the text have spaces between words?")
+    return pairs
+
+
+@dataclass(frozen=True)
+class ContinuationBits:
+    """What :func:`continuation_bits` measured: ``bits``, the summed loss of all the continuations in
+    bits (added up batch by batch, as the study does); ``pair_bits``, each continuation's own; how many
+    ``n_bytes`` (UTF-8) and ``n_ids`` (targets) the continuations have; and ``contexts_cut``, how many
+    contexts lost their start to fit the model."""
+
+    bits: float
+    pair_bits: list[float]
+    n_bytes: int
+    n_ids: int
+    contexts_cut: int
+
+    @property
+    def bits_per_byte(self) -> float:
+        """Bits per byte of the continuations: ``bits / n_bytes``."""
+        return self.bits / self.n_bytes
+
+    @property
+    def nats_per_id(self) -> float:
+        """The mean loss per continuation id (token or byte), in nats."""
+        return self.bits * math.log(2) / self.n_ids
+
+
+def _max_seq_len(model: TransformerLM | BLT) -> int:
+    return model.config.max_seq_len if isinstance(model, BLT) else model.max_seq_len
+
+
+@torch.no_grad()
+def continuation_bits(
+    model: TransformerLM | BLT,
+    pairs: Sequence[tuple[str, str]],
+    tokenizer: Tokenizer | None = None,
+    batch_size: int = 16,
+) -> ContinuationBits:
+    """The loss, in bits, of each continuation given its context, for ``(context, continuation)`` pairs.
+
+    A row is BOS + the context's ids + the continuation's ids, **tokenised separately** (so the
+    continuation is the same ids whatever the context, clean or noised), and only the continuation's
+    ids count. A context too long for the model loses its first ids (right after BOS): ``contexts_cut``
+    counts those. Works for a token model (pass its ``tokenizer``), a byte model (``tokenizer=None``) and
+    a :class:`~bltlib.blt.BLT` (``tokenizer=None``; each row patched over its own entropies,
+    :func:`model_logits`: so a BLT's patches run over context and continuation together). Rows run
+    ``batch_size`` at a time, right-padded; the model is evaluated in eval mode, and its mode restored.
+
+    >>> config = CharAwareConfig(vocab_size=BYTE_VOCAB, dim=16, n_layers=1, n_heads=2, max_seq_len=32)
+    >>> _ = torch.manual_seed(0)
+    >>> score = continuation_bits(CharAwareLM(config), [("Once upon", " a time"), ("The end", ".")])
+    >>> score.n_bytes, score.n_ids, score.contexts_cut, round(score.bits_per_byte, 1)  # ~ log2(260) = 8.02
+    (8, 8, 0, 8.0)
+    """
+    if not isinstance(model, TransformerLM | BLT):
+        raise TypeError(f"model must be a TransformerLM, CharAwareLM or BLT, got {type(model).__name__}")
+    if isinstance(pairs, str) or not isinstance(pairs, Sequence) or not pairs:
+        raise ValueError("pairs must be a non-empty sequence of (context, continuation) pairs")
+    if isinstance(model, BLT) and tokenizer is not None:
+        raise ValueError("a BLT reads bytes: pass tokenizer=None")
+    if not isinstance(model, BLT) and tokenizer is None and model.config.vocab_size != BYTE_VOCAB:
+        raise ValueError(
+            f"a token model (vocab {model.config.vocab_size}) needs its tokenizer; tokenizer=None means a "
+            f"byte model (vocab {BYTE_VOCAB})"
+        )
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    limit = _max_seq_len(model)
+    rows, cut = [], 0
+    for context, continuation in pairs:
+        c, a = encode_prompt(context, tokenizer), encode_prompt(continuation, tokenizer)[1:]
+        room = limit + 1 - len(a)  # the x of BOS + c + a drops its last id
+        if room < 2:
+            raise ValueError(f"the continuation {continuation!r} alone fills the model's {limit} positions")
+        if len(c) > room:
+            c, cut = [c[0], *c[len(c) - room + 1 :]], cut + 1  # keep BOS, drop the oldest context ids
+        rows.append((c + a, len(c)))
+    bits, pair_bits = 0.0, []
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start : start + batch_size]
+            t = max(len(ids) for ids, _ in chunk) - 1
+            x = torch.zeros(len(chunk), t, dtype=torch.long)  # right padding: a causal model never reads it
+            y = torch.full((len(chunk), t), IGNORE_INDEX)
+            for r, (ids, n_ctx) in enumerate(chunk):
+                x[r, : len(ids) - 1] = torch.tensor(ids[:-1])
+                y[r, n_ctx - 1 : len(ids) - 1] = torch.tensor(ids[n_ctx:])  # only the continuation counts
+            logits = model_logits(model, x).float()
+            y = y.to(logits.device)
+            loss = F.cross_entropy(
+                logits.flatten(0, 1), y.flatten(), ignore_index=IGNORE_INDEX, reduction="sum"
+            )
+            bits += loss.item() / math.log(2)
+            per_row = F.cross_entropy(logits.transpose(1, 2), y, ignore_index=IGNORE_INDEX, reduction="none")
+            pair_bits += [v / math.log(2) for v in per_row.sum(1).tolist()]
+    finally:
+        model.train(was_training)
+    n_bytes = sum(len(continuation.encode("utf-8")) for _, continuation in pairs)
+    n_ids = sum(len(ids) - n_ctx for ids, n_ctx in rows)
+    return ContinuationBits(bits, pair_bits, n_bytes, n_ids, cut)
+
+
+def noise_table(
+    model: TransformerLM | BLT, pairs: Sequence[tuple[str, str]], tokenizer: Tokenizer | None = None
+) -> dict[str, object]:
+    """What noise in the context costs ``model``: the bits per byte of the clean continuations given the
+    clean contexts (``clean_bpb``) and given contexts noised by each of :data:`bltlib.tasks.NOISES`
+    (``noised_bpb``; pair ``i`` noised with ``seed=i``), their differences (``delta_bpb``: noised minus
+    clean) and how many noised contexts were cut to fit (``contexts_cut``). :func:`continuation_bits`
+    measures each; ``pairs`` typically come from :func:`noise_passages`.
+
+    >>> config = CharAwareConfig(vocab_size=BYTE_VOCAB, dim=16, n_layers=1, n_heads=2, max_seq_len=64)
+    >>> _ = torch.manual_seed(0)
+    >>> table = noise_table(CharAwareLM(config), [("Once upon", " a time"), ("The end", ".")])
+    >>> sorted(table), list(table["delta_bpb"]) == list(NOISES)
+    (['clean_bpb', 'contexts_cut', 'delta_bpb', 'noised_bpb'], True)
+    """
+    clean = continuation_bits(model, pairs, tokenizer).bits_per_byte
+    out: dict[str, object] = {"clean_bpb": clean, "noised_bpb": {}, "delta_bpb": {}, "contexts_cut": {}}
+    for noise in NOISES:
+        noised = [(apply_noise(noise, c, seed=i), cont) for i, (c, cont) in enumerate(pairs)]
+        score = continuation_bits(model, noised, tokenizer)
+        out["noised_bpb"][noise] = score.bits_per_byte
+        out["delta_bpb"][noise] = score.bits_per_byte - clean
+        out["contexts_cut"][noise] = score.contexts_cut
+    return out
+
+
 __all__ = [
     "BOS_TOKEN",
     "BYTE_MODELS",
@@ -680,20 +1079,31 @@ __all__ = [
     "CharAwareConfig",
     "CharAwareLM",
     "CharLSTMEmbedding",
+    "ContinuationBits",
     "MatchedEmbedding",
+    "RowPatcher",
     "StudyModel",
     "answer",
+    "blt_param_counts",
     "bos_id",
     "char_path_params",
     "charaware_card",
+    "continuation_bits",
+    "encode_item",
     "encode_prompt",
     "flops_per_byte",
     "load_charaware",
     "load_models",
     "matched_width",
+    "model_logits",
+    "noise_passages",
+    "noise_table",
+    "pack_items",
     "param_counts",
+    "row_patch_lengths",
     "save_charaware",
     "study_weights",
+    "task_rows",
     "token_byte_table",
     "tokenizer_bytes",
 ]

@@ -45,6 +45,11 @@ presets (or wherever ``--weights-dir`` says), the fine-tuned models as
 ``char_<model>.safetensors`` (float16, card in the metadata, each under 5 MB) with the tokenizer
 ``char_tokenizer.model``, read back by :func:`bltlib.charaware.load_models`.
 
+The rows, the BLT's per-row patches and the measurements come from :mod:`bltlib.charaware`
+(:func:`~bltlib.charaware.pack_items`, :func:`~bltlib.charaware.task_rows`,
+:class:`~bltlib.charaware.RowPatcher`, :func:`~bltlib.charaware.noise_table`, ...), tested there and used
+by lesson 5 as well.
+
 The final results need all five models; a study begun with fewer (``--models ...``) is completed by
 running the missing ones later with the same preset, e.g. ``--models blt``.
 """
@@ -61,7 +66,7 @@ import shlex
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
@@ -81,27 +86,31 @@ from bltlib.charaware import (
     WEIGHTS_DIR,
     CharAwareConfig,
     CharAwareLM,
+    RowPatcher,
     answer,
+    blt_param_counts,
     bos_id,
     encode_prompt,
     flops_per_byte,
     load_charaware,
+    noise_passages,
+    noise_table,
+    pack_items,
     param_counts,
     save_charaware,
     study_weights,
+    task_rows,
     tokenizer_bytes,
 )
 from bltlib.config import get_device, seed_everything
 from bltlib.data import load_text
 from bltlib.data.batching import BOS_ID, BYTE_VOCAB, consecutive_windows
 from bltlib.flops import training_flops
-from bltlib.patching import Patcher
 from bltlib.tasks import (
     CHAR_TASKS,
     NOISES,
     CharItem,
     accuracy,
-    apply_noise,
     char_item,
     exact_match,
     majority_baseline,
@@ -113,7 +122,7 @@ from bltlib.tasks import (
     words_from_text,
 )
 from bltlib.train import STATE_FILE, TrainConfig, Trainer
-from bltlib.transformer import IGNORE_INDEX, TransformerLM
+from bltlib.transformer import TransformerLM
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = STUDY_MODELS
@@ -216,56 +225,12 @@ def _write_json(path: Path, value: object) -> None:
     tmp.replace(path)  # never a half-written results file, even if killed mid-write
 
 
-# ----------------------------------------------------------------------------- the BLT's pieces
-
-
-class RowPatcher(Patcher):
-    """A :class:`~bltlib.patching.Patcher` that, given no entropies, computes them with its entropy model
-    over each row itself (BOS first): the patches of a row are a pure function of the row, as they are
-    for a prompt in :meth:`bltlib.blt.BLT.generate`. Given entropies, it is a plain ``Patcher``."""
-
-    def start_mask(self, ids: torch.Tensor, entropies: torch.Tensor | None = None) -> torch.Tensor:
-        if entropies is None and self.scheme == "entropy" and self.entropy_model is not None:
-            entropies = entropy_lib.entropies(self.entropy_model, ids, progress=False)
-        return super().start_mask(ids, entropies)
-
-
-def blt_param_counts(model: BLT) -> dict[str, int]:
-    """A BLT's parameters by part. ``latent``: its latent transformer, the token models' ``body`` but for
-    their final norm (the BLT's is in its decoder); ``without_hash``: all but the hash n-gram tables."""
-
-    def count(module: torch.nn.Module) -> int:
-        return sum(p.numel() for p in module.parameters())
-
-    return {
-        "latent": count(model.latent),
-        "local": count(model.encoder) + count(model.decoder),
-        "byte_embedding": model.embed.bytes.weight.numel(),
-        "hash_embeddings": model.embed.hashes.weight.numel(),
-        "total": model.num_params(),
-        "without_hash": model.num_params(exclude_hash=True),
-    }
+# ----------------------------------------------------------------------------- saving
 
 
 def save_model(model: Model, path: Path, card: dict) -> Path:
     """Write a study model with its card: :func:`bltlib.blt.save_blt` or :func:`save_charaware`."""
     return save_blt(model, path, card) if isinstance(model, BLT) else save_charaware(model, path, card)
-
-
-def model_device(model: Model) -> torch.device:
-    return next(model.parameters()).device
-
-
-def max_len(model: Model) -> int:
-    return model.config.max_seq_len if isinstance(model, BLT) else model.max_seq_len
-
-
-def logits_of(model: Model, x: torch.Tensor) -> torch.Tensor:
-    """``model``'s logits for rows ``x`` (on the CPU); a BLT's patches come from its patcher."""
-    device = model_device(model)
-    if isinstance(model, BLT):
-        return model(x.to(device), model.patcher.lengths(x).to(device))[0]
-    return model(x.to(device))[0]
 
 
 # ----------------------------------------------------------------------------- data, shared by all models
@@ -414,13 +379,6 @@ class Study:
                     out[task][word_set] = [char_item(task, w, rng) for w in chosen]
         return out
 
-    def item_ids(self, item: CharItem, tok: RegexTokenizer | None) -> tuple[list[int], list[bool]]:
-        """BOS + prompt, then the continuation ``" " + answer + "\\n"``, tokenised separately; and which
-        ids are the continuation (the fine-tuning targets)."""
-        prompt = encode_prompt(item.prompt, tok)
-        cont = encode_prompt(f" {item.answer}\n", tok)[1:]
-        return prompt + cont, [False] * len(prompt) + [True] * len(cont)
-
     @cached_property
     def finetune_rows(self) -> tuple[list[list[CharItem]], list[int]]:
         """The fine-tuning rows (``batch_size - n_lm`` per step, in order) and the items seen before each
@@ -429,29 +387,19 @@ class Study:
         items in the same rows."""
         need = self.p["finetune_steps"] * (self.B - self.n_lm)
         rng = random.Random(f"finetune items {self.seed}")
-        tok_room, byte_room = self.T + 1, self.byte_seq + 1  # a row of n ids gives n - 1 (x, y) pairs
-        rows: list[list[CharItem]] = []
-        row: list[CharItem] = []
-        used_tok = used_byte = 0
-        while len(rows) < need:
-            # blocks of 2,000 items per task, shuffled together: task_items filters the words once per call
-            block = [item for task in CHAR_TASKS for item in task_items(task, self.words["train"], 2000, rng)]
-            rng.shuffle(block)
-            for item in block:
-                n_tok = len(self.item_ids(item, self.tokenizer)[0])
-                n_byte = len(self.item_ids(item, None)[0])
-                if n_tok > tok_room or n_byte > byte_room:
-                    raise SystemExit(
-                        f"a fine-tuning item needs {n_tok} tokens / {n_byte} bytes, more than a row holds "
-                        f"({tok_room} / {byte_room}): raise seq_tokens. Item: {item}"
-                    )
-                if row and (used_tok + n_tok > tok_room or used_byte + n_byte > byte_room):
-                    rows.append(row)
-                    row, used_tok, used_byte = [], 0, 0
-                    if len(rows) == need:
-                        break
-                row.append(item)
-                used_tok, used_byte = used_tok + n_tok, used_byte + n_byte
+
+        def items() -> Iterator[CharItem]:
+            while True:  # blocks of 2,000 items per task, shuffled together (task_items filters once a call)
+                block = [
+                    item for task in CHAR_TASKS for item in task_items(task, self.words["train"], 2000, rng)
+                ]
+                rng.shuffle(block)
+                yield from block
+
+        try:
+            rows = pack_items(items(), [(self.tokenizer, self.T), (None, self.byte_seq)], max_rows=need)
+        except ValueError as err:
+            raise SystemExit(f"fine-tuning: {err}; raise seq_tokens") from err
         per_step = self.B - self.n_lm
         seen = [0]
         for step in range(self.p["finetune_steps"]):
@@ -471,25 +419,6 @@ class Study:
         y = torch.stack([stream[s : s + t] for s in starts])
         return torch.cat([torch.full((n, 1), self.bos(name)), y[:, :-1]], 1), y
 
-    def task_rows(self, name: str, rows: list[list[CharItem]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Packed item rows, right-padded (a causal model never looks ahead, so padding changes nothing
-        before it); targets only on the continuations."""
-        t, tok = self.seq_len(name), self.tok(name)
-        x = torch.full((len(rows), t), self.bos(name))
-        y = torch.full((len(rows), t), IGNORE_INDEX)
-        for r, items in enumerate(rows):
-            ids: list[int] = []
-            target: list[bool] = []
-            for item in items:
-                i, m = self.item_ids(item, tok)
-                ids, target = ids + i, target + m
-            n = len(ids) - 1
-            x[r, :n] = torch.tensor(ids[:-1])
-            y[r, :n] = torch.tensor(
-                [i if m else IGNORE_INDEX for i, m in zip(ids[1:], target[1:], strict=True)]
-            )
-        return x, y
-
     def pretrain_batches(self, name: str) -> Callable[[str, int], tuple[torch.Tensor, ...]]:
         def get_batch(split: str, step: int) -> tuple[torch.Tensor, torch.Tensor]:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + 2 * step + (split == "val"))
@@ -505,7 +434,9 @@ class Study:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + 2 * step + (split == "val") + 10**9)
             if split != "train":
                 return self.lm_rows(name, "val", self.B, g)
-            tx, ty = self.task_rows(name, rows[step * per_step : (step + 1) * per_step])
+            tx, ty = task_rows(
+                rows[step * per_step : (step + 1) * per_step], self.seq_len(name), self.tok(name)
+            )
             lx, ly = self.lm_rows(name, "train", self.n_lm, g)
             return torch.cat([lx, tx]), torch.cat([ly, ty])
 
@@ -644,71 +575,13 @@ def lm_bits_per_byte(study: Study, name: str, model: Model) -> float:
     return bits / math.log(2) / len(study.texts["test"].encode("utf-8"))
 
 
-def noise_passages(text: str, n: int, context_chars: int, continuation_chars: int, seed: int) -> list:
-    """``n`` (context, continuation) pairs from ``text``: a context of about ``context_chars`` characters
-    starting at a word, and the continuation of about ``continuation_chars`` that follows it, starting
-    with its space (so it tokenises as it would inside the text)."""
-    rng = random.Random(seed)
-    pairs = []
-    while len(pairs) < n:
-        start = text.find(" ", rng.randrange(len(text) - 3 * (context_chars + continuation_chars))) + 1
-        cut = text.find(" ", start + context_chars)
-        end = text.find(" ", cut + continuation_chars)
-        if start > 0 and cut > start and end > cut:
-            pairs.append((text[start:cut], text[cut:end]))
-    return pairs
-
-
-@torch.no_grad()
-def continuation_bits(
-    model: Model, tok: RegexTokenizer | None, pairs: list[tuple[str, str]]
-) -> tuple[float, int, int]:
-    """(bits of every continuation given its context, continuation bytes, contexts cut to fit): BOS +
-    context ids + continuation ids, tokenised separately; a context too long for the model loses its
-    first ids (right after BOS). A BLT's patches are cut over the whole row, context and continuation."""
-    model.eval()
-    device = model_device(model)
-    rows, cut = [], 0
-    for context, cont in pairs:
-        c, a = encode_prompt(context, tok), encode_prompt(cont, tok)[1:]
-        room = max_len(model) + 1 - len(a)  # the x of BOS + c + a drops its last id
-        if room < 2:
-            raise ValueError(f"the continuation {cont!r} alone fills the model's {max_len(model)} positions")
-        if len(c) > room:
-            c, cut = [c[0], *c[len(c) - room + 1 :]], cut + 1
-        rows.append((c + a, len(c)))
-    bits = 0.0
-    for i in range(0, len(rows), 16):
-        chunk = rows[i : i + 16]
-        t = max(len(ids) for ids, _ in chunk) - 1
-        x = torch.zeros(len(chunk), t, dtype=torch.long)
-        y = torch.full((len(chunk), t), IGNORE_INDEX)
-        for r, (ids, n_ctx) in enumerate(chunk):
-            x[r, : len(ids) - 1] = torch.tensor(ids[:-1])
-            y[r, n_ctx - 1 : len(ids) - 1] = torch.tensor(ids[n_ctx:])
-        logits = logits_of(model, x)
-        loss = F.cross_entropy(logits.float().flatten(0, 1), y.to(device).flatten(), reduction="sum")
-        bits += loss.item() / math.log(2)
-    return bits, sum(len(cont.encode("utf-8")) for _, cont in pairs), cut
-
-
-def noise_table(study: Study, name: str, model: Model) -> dict:
-    """Bits per byte of the clean continuations given clean and noised contexts, and the deltas."""
+def study_noise_table(study: Study, name: str, model: Model) -> dict:
+    """:func:`bltlib.charaware.noise_table` on the study's passages of Austen test."""
     p = study.p
     pairs = noise_passages(
         study.texts["test"], p["noise_passages"], p["context_chars"], p["continuation_chars"], study.seed
     )
-    tok = study.tok(name)
-    bits, n_bytes, _ = continuation_bits(model, tok, pairs)
-    clean = bits / n_bytes
-    out = {"clean_bpb": clean, "noised_bpb": {}, "delta_bpb": {}, "contexts_cut": {}}
-    for noise in NOISES:
-        noised = [(apply_noise(noise, c, seed=i), cont) for i, (c, cont) in enumerate(pairs)]
-        bits, n_bytes, cut = continuation_bits(model, tok, noised)
-        out["noised_bpb"][noise] = bits / n_bytes
-        out["delta_bpb"][noise] = bits / n_bytes - clean
-        out["contexts_cut"][noise] = cut
-    return out
+    return noise_table(model, pairs, study.tok(name))
 
 
 def score_tasks(study: Study, name: str, model: Model, examples: int = 0) -> dict:
@@ -984,7 +857,7 @@ class Runner:
             pre = round_to_float16(study.load_model(name, self.dir(name) / "pretrained.safetensors", device))
             result = {
                 "bpb_pretrained": lm_bits_per_byte(study, name, pre),
-                "noise_pretrained": noise_table(study, name, pre),
+                "noise_pretrained": study_noise_table(study, name, pre),
             }
             log(f"[{name}] eval: pretrained {result['bpb_pretrained']:.4f} bits/byte on Austen test")
             curve = []
@@ -998,7 +871,7 @@ class Runner:
                     + ", ".join(f"{k} {v:.3f}" for k, v in means.items())
                 )
             result["bpb_finetuned"] = lm_bits_per_byte(study, name, model)
-            result["noise_finetuned"] = noise_table(study, name, model)
+            result["noise_finetuned"] = study_noise_table(study, name, model)
             result["cells"] = curve[-1]["cells"]  # the final model's, with examples
             result["curve"] = [
                 {**c, "cells": {t: {ws: v["accuracy"] for ws, v in s.items()} for t, s in c["cells"].items()}}

@@ -1,6 +1,9 @@
 """Char-aware token models: byte table, the LSTM by hand, unique-token batching, the matched baseline's
-size, equivalence with TransformerLM, training, FLOPs, save/load and errors."""
+size, equivalence with TransformerLM, training, FLOPs, save/load and errors; and the study's pieces that
+lesson 5 shares with scripts/char_study.py: fine-tuning rows, per-row BLT patches, continuation bits and
+the noise table, the BLT's parameter breakdown, and load_models(missing="skip")."""
 
+import math
 import random
 
 import pytest
@@ -8,27 +11,45 @@ import torch
 import torch.nn.functional as F
 
 from bltlib import flops
+from bltlib.blt import BLT, BLTConfig, save_blt
 from bltlib.bpe import BasicTokenizer
 from bltlib.charaware import (
+    BOS_TOKEN,
+    TOKENIZER_FILE,
     CharAwareConfig,
     CharAwareLM,
     CharLSTMEmbedding,
     MatchedEmbedding,
+    RowPatcher,
     _Saved,
+    blt_param_counts,
     char_path_params,
     charaware_card,
+    continuation_bits,
+    encode_item,
+    encode_prompt,
     flops_per_byte,
     load_charaware,
+    load_models,
     matched_width,
+    model_logits,
+    noise_passages,
+    noise_table,
+    pack_items,
     param_counts,
+    row_patch_lengths,
     save_charaware,
+    study_weights,
+    task_rows,
     token_byte_table,
     tokenizer_bytes,
 )
-from bltlib.data.batching import random_windows
-from bltlib.entropy import entropy_model_config, save_entropy_model
+from bltlib.data.batching import BOS_ID, OFFSET, random_windows
+from bltlib.entropy import entropies, entropy_model_config, save_entropy_model
+from bltlib.patching import Patcher
+from bltlib.tasks import NOISES, CharItem, apply_noise
 from bltlib.train import CheckpointError, TrainConfig, Trainer, save_weights
-from bltlib.transformer import TransformerConfig, TransformerLM
+from bltlib.transformer import IGNORE_INDEX, TransformerConfig, TransformerLM
 
 TEXT = "the cat sat on the mat; the rat ate the hat. " * 8
 TOKENS = [bytes([i]) for i in range(256)] + [b"th", b"the", b" the", b"at", b"a long token!", b""]
@@ -360,3 +381,306 @@ def test_load_errors_are_clear(tmp_path):
         load_charaware(wrong)
     with pytest.raises(TypeError, match="CharAwareLM"):
         save_charaware(TransformerLM(m.config.transformer_config()), tmp_path / "plain.safetensors")
+
+
+# ----------------------------------------------------------------------------- the study's fine-tuning rows
+
+SPELL = CharItem("Spell the word: ab\nAnswer:", "a b")
+REVERSE = CharItem("Reverse the word: cat\nAnswer:", "tac")
+
+
+def study_tokenizer():
+    """A small BPE tokenizer with the study's BOS after its merges (id 262)."""
+    tok = BasicTokenizer()
+    tok.train("Spell the word: Answer: the cat sat on the mat " * 4, 256 + 6)
+    tok.register_special_tokens({BOS_TOKEN: 262})
+    return tok
+
+
+def byte_ids(text):
+    return [b + OFFSET for b in text.encode()]
+
+
+def test_encode_item_tokenises_prompt_and_continuation_apart_and_marks_the_continuation():
+    ids, is_target = encode_item(SPELL)
+    prompt, continuation = [BOS_ID, *byte_ids(SPELL.prompt)], byte_ids(" a b\n")
+    assert ids == prompt + continuation
+    assert is_target == [False] * len(prompt) + [True] * len(continuation)
+    tok = study_tokenizer()
+    ids, is_target = encode_item(SPELL, tok)
+    prompt = [262, *tok.encode_ordinary(SPELL.prompt)]
+    assert ids == prompt + tok.encode_ordinary(" a b\n") and sum(is_target) == len(ids) - len(prompt)
+    assert not any(is_target[: len(prompt)]) and all(is_target[len(prompt) :])
+    with pytest.raises(TypeError, match="CharItem"):
+        encode_item("Spell the word: ab")
+
+
+def test_pack_items_keeps_items_whole_in_order_and_fits_every_tokenizer():
+    n_spell, n_reverse = len(encode_item(SPELL)[0]), len(encode_item(REVERSE)[0])
+    assert (n_spell, n_reverse) == (32, 35)
+    items = [SPELL, REVERSE, SPELL, SPELL]
+    # a byte row of 66 inputs holds 67 ids: SPELL + REVERSE (67), then SPELL + SPELL (64)
+    assert pack_items(items, [(None, 66)]) == [[SPELL, REVERSE], [SPELL, SPELL]]
+    assert pack_items(items, [(None, 65)]) == [[SPELL], [REVERSE], [SPELL, SPELL]]
+    # two tokenizers: a row must fit both (the tokens are fewer, so the bytes decide here)
+    tok = study_tokenizer()
+    assert len(encode_item(SPELL, tok)[0]) + len(encode_item(REVERSE, tok)[0]) < 67
+    assert pack_items(items, [(tok, 66), (None, 65)]) == pack_items(items, [(None, 65)])
+    assert pack_items(items, [(tok, 200), (None, 66)]) == [[SPELL, REVERSE], [SPELL, SPELL]]
+    # and a token row can be what decides
+    n_tok = len(encode_item(SPELL, tok)[0])
+    assert pack_items([SPELL] * 3, [(tok, 2 * n_tok - 2), (None, 500)]) == [[SPELL]] * 3
+    with pytest.raises(ValueError, match="does not fit a row"):
+        pack_items(items, [(None, 33)])
+    with pytest.raises(ValueError, match="seq_len"):
+        pack_items(items, [(None, 0)])
+
+
+def test_pack_items_stops_an_endless_stream_at_max_rows():
+    drawn = []
+
+    def endless():
+        while True:
+            drawn.append(SPELL)
+            yield SPELL
+
+    rows = pack_items(endless(), [(None, 63)], max_rows=3)  # two items a row
+    assert rows == [[SPELL, SPELL]] * 3 and len(drawn) == 7  # the seventh closed the third row
+    assert pack_items(endless(), [(None, 63)], max_rows=0) == []
+    assert pack_items([SPELL] * 3, [(None, 63)], max_rows=5) == [[SPELL, SPELL], [SPELL]]  # ran out first
+
+
+def test_task_rows_pack_ids_and_target_only_the_continuations():
+    x, y = task_rows([[SPELL, SPELL], [REVERSE]], seq_len=70)
+    spell = encode_item(SPELL)[0]
+    ids = spell + spell
+    assert x[0, : len(ids) - 1].tolist() == ids[:-1] and (x[0, len(ids) - 1 :] == BOS_ID).all()
+    expected = [IGNORE_INDEX] * (len(spell) - 6) + byte_ids(" a b\n")  # y[t] is ids[t + 1]
+    assert y[0, : len(spell) - 1].tolist() == expected
+    second = y[0, len(spell) - 1 : len(ids) - 1].tolist()
+    assert second == [IGNORE_INDEX, *expected]  # the second item's BOS is no target either
+    assert (y[0, len(ids) - 1 :] == IGNORE_INDEX).all()
+    assert bytes(t - OFFSET for t in y[1].tolist() if t != IGNORE_INDEX) == b" tac\n"
+    tok = study_tokenizer()
+    x, y = task_rows([[SPELL]], seq_len=40, tokenizer=tok)
+    ids, is_target = encode_item(SPELL, tok)
+    assert (
+        x[0, 0] == 262 and x[0, : len(ids) - 1].tolist() == ids[:-1] and (x[0, len(ids) - 1 :] == 262).all()
+    )
+    assert [t for t in y[0].tolist() if t != IGNORE_INDEX] == [
+        i for i, m in zip(ids, is_target, strict=True) if m
+    ]
+    with pytest.raises(ValueError, match="more than a row"):
+        task_rows([[SPELL, SPELL]], seq_len=62)
+    with pytest.raises(ValueError, match="holds no items"):
+        task_rows([[]], seq_len=64)
+
+
+# ----------------------------------------------------------------------------- the BLT's patches, per row
+
+ROWS = ["the cat sat on the mat", "a dog ran far, far away", "zq"]
+
+
+def byte_rows(texts, pad=0):
+    """Byte-id rows (BOS first), right-padded with ``pad`` to the longest."""
+    ids = [encode_prompt(t) for t in texts]
+    width = max(map(len, ids))
+    return torch.tensor([row + [pad] * (width - len(row)) for row in ids])
+
+
+def entropy_patcher(x):
+    """Entropy patching by a tiny random entropy model, at the median entropy of ``x`` (varied patches)."""
+    torch.manual_seed(0)
+    model = TransformerLM(entropy_model_config(dim=16, n_layers=1, n_heads=2, max_seq_len=64)).eval()
+    threshold = entropies(model, x, progress=False).median().item()
+    return Patcher("entropy", threshold=threshold, entropy_model=model)
+
+
+def tiny_blt(patcher):
+    torch.manual_seed(0)
+    config = BLTConfig(local_dim=8, local_heads=2, latent_dim=16, latent_heads=2, latent_layers=1,
+                       hash_vocab=8, max_seq_len=48)  # fmt: skip
+    model = BLT(config).eval()
+    model.patcher = patcher
+    return model
+
+
+def test_row_patches_come_from_each_rows_own_entropies_whatever_the_batch():
+    x = byte_rows(ROWS)
+    patcher = entropy_patcher(x)
+    lengths = row_patch_lengths(patcher, x)
+    assert (lengths.sum(1) == x.shape[1] + 1).all() and len(set(map(tuple, lengths.tolist()))) == 3
+    for r, text in enumerate(ROWS[:2]):
+        alone = byte_rows([text])
+        by_hand = patcher.lengths(alone, entropies(patcher.entropy_model, alone[0], progress=False)[None])[0]
+        assert torch.equal(row_patch_lengths(patcher, alone)[0], by_hand)
+        # in the batch: the same patches over the row's own bytes, then the padding's
+        assert lengths[r, : len(by_hand) - 1].tolist() == by_hand[:-1].tolist()
+        shuffled = row_patch_lengths(patcher, torch.stack([x[2], x[r], x[1 - r]]))[1]
+        assert torch.equal(shuffled, lengths[r])
+    assert torch.equal(
+        RowPatcher("entropy", patcher.threshold, entropy_model=patcher.entropy_model).lengths(x), lengths
+    )
+    assert torch.equal(RowPatcher("space").lengths(x), Patcher("space").lengths(x))  # no entropies needed
+    with pytest.raises(ValueError, match="entropy_model"):
+        row_patch_lengths(Patcher("entropy", threshold=1.0), x)
+
+
+def test_model_logits_of_a_blt_use_its_row_patches_and_ignore_the_batch():
+    x = byte_rows(ROWS)
+    model = tiny_blt(entropy_patcher(x))
+    with torch.no_grad():
+        logits = model_logits(model, x)
+        assert torch.equal(logits, model(x, row_patch_lengths(model.patcher, x))[0])
+        n = len(encode_prompt(ROWS[0]))
+        alone = model_logits(model, byte_rows(ROWS[:1]))[0]
+    torch.testing.assert_close(logits[0, :n], alone, atol=1e-5, rtol=1e-5)
+    model.patcher = None
+    with pytest.raises(ValueError, match="no patcher"):
+        model_logits(model, x)
+
+
+def test_blt_param_counts_split_the_parameters_and_the_latent_is_the_token_models_body():
+    model = tiny_blt(None)
+    counts = blt_param_counts(model)
+    parts = ("latent", "local", "byte_embedding", "hash_embeddings")
+    assert sum(counts[k] for k in parts) == counts["total"] == model.num_params()
+    assert counts["without_hash"] == counts["total"] - counts["hash_embeddings"] == 11272
+    assert counts["byte_embedding"] == 260 * 8 and counts["hash_embeddings"] == 6 * 8 * 8
+    body = CharAwareLM(CharAwareConfig(vocab_size=260, dim=16, n_layers=1, n_heads=2))
+    assert counts["latent"] == param_counts(body)["body"] - 16  # less the final norm
+    with pytest.raises(TypeError, match="BLT"):
+        blt_param_counts(body)
+
+
+# ----------------------------------------------------------------------------- continuation bits and noise
+
+PAIRS = [("It is a truth universally", " acknowledged, that"), ("a single man", " in possession"), ("x", "!")]
+
+
+def test_continuation_bits_of_a_byte_model_is_the_log_softmax_by_hand():
+    torch.manual_seed(0)
+    byte_model = CharAwareLM(CharAwareConfig(vocab_size=260, dim=16, n_layers=1, n_heads=2, max_seq_len=64))
+    byte_model.train()
+    score = continuation_bits(byte_model, PAIRS, batch_size=2)
+    assert byte_model.training  # evaluated in eval mode, the mode restored
+    byte_model.eval()
+    per_pair = []
+    for context, continuation in PAIRS:
+        ids = encode_prompt(context + continuation)  # bytes: tokenised apart or together, the same ids
+        n_ctx = len(encode_prompt(context))
+        with torch.no_grad():
+            log_p = F.log_softmax(byte_model(torch.tensor([ids[:-1]]))[0][0], dim=-1)
+        nats = -sum(log_p[t - 1, ids[t]].item() for t in range(n_ctx, len(ids)))
+        per_pair.append(nats / math.log(2))
+    assert score.pair_bits == pytest.approx(per_pair, rel=1e-5)
+    assert score.bits == pytest.approx(sum(per_pair), rel=1e-5)
+    n_bytes = sum(len(c.encode()) for _, c in PAIRS)
+    assert score.n_bytes == score.n_ids == n_bytes and score.contexts_cut == 0
+    assert score.bits_per_byte == pytest.approx(sum(per_pair) / n_bytes, rel=1e-5)
+    assert score.nats_per_id == pytest.approx(sum(per_pair) * math.log(2) / n_bytes, rel=1e-5)
+    assert continuation_bits(byte_model, PAIRS, batch_size=16).pair_bits == pytest.approx(per_pair, rel=1e-5)
+
+
+def test_continuation_bits_cuts_long_contexts_and_checks_its_input():
+    torch.manual_seed(0)
+    short = CharAwareLM(CharAwareConfig(vocab_size=260, dim=16, n_layers=1, n_heads=2, max_seq_len=30))
+    score = continuation_bits(short, PAIRS)
+    assert score.contexts_cut == 1  # BOS + 25 + 19 ids do not fit 30 + 1: the first context loses its start
+    context, continuation = PAIRS[0]
+    kept = context[-(31 - len(continuation) - 1) :]  # BOS, then as much of the context's end as fits
+    alone = continuation_bits(short, [(kept, continuation)])
+    assert alone.contexts_cut == 0 and score.pair_bits[0] == pytest.approx(alone.pair_bits[0], rel=1e-5)
+    with pytest.raises(ValueError, match="alone fills"):
+        continuation_bits(short, [("a", " " * 30)])
+    with pytest.raises(ValueError, match="non-empty"):
+        continuation_bits(short, [])
+    token_model = CharAwareLM(CharAwareConfig(vocab_size=263, dim=16, n_layers=1, n_heads=2))
+    with pytest.raises(ValueError, match="needs its tokenizer"):
+        continuation_bits(token_model, PAIRS)
+    with pytest.raises(ValueError, match="tokenizer=None"):
+        continuation_bits(tiny_blt(None), PAIRS, study_tokenizer())
+
+
+def test_continuation_bits_of_a_token_model_counts_the_continuation_tokens():
+    tok = study_tokenizer()
+    torch.manual_seed(0)
+    token_model = CharAwareLM(CharAwareConfig(vocab_size=263, dim=16, n_layers=1, n_heads=2)).eval()
+    pairs = [("Spell the word: cat", " the mat"), ("the cat", " sat on")]
+    score = continuation_bits(token_model, pairs, tok)
+    assert score.n_ids == sum(len(tok.encode_ordinary(c)) for _, c in pairs) < score.n_bytes == 15
+    context, continuation = pairs[1]
+    ids = [262, *tok.encode_ordinary(context), *tok.encode_ordinary(continuation)]
+    n_ctx = 1 + len(tok.encode_ordinary(context))
+    with torch.no_grad():
+        log_p = F.log_softmax(token_model(torch.tensor([ids[:-1]]))[0][0], dim=-1)
+    nats = -sum(log_p[t - 1, ids[t]].item() for t in range(n_ctx, len(ids)))
+    assert score.pair_bits[1] == pytest.approx(nats / math.log(2), rel=1e-5)
+
+
+def test_continuation_bits_of_a_blt_patch_each_row_alone():
+    model = tiny_blt(entropy_patcher(byte_rows(ROWS)))
+    together = continuation_bits(model, PAIRS)
+    apart = [continuation_bits(model, [pair]).pair_bits[0] for pair in PAIRS]
+    assert together.pair_bits == pytest.approx(apart, rel=1e-4)
+    assert all(math.isfinite(b) and b > 0 for b in apart)
+
+
+def test_noise_passages_are_consecutive_pieces_of_the_text_starting_at_words():
+    text = " ".join(f"w{i}" for i in range(500))
+    pairs = noise_passages(text, 5, context_chars=20, continuation_chars=10, seed=1)
+    assert pairs == noise_passages(text, 5, context_chars=20, continuation_chars=10, seed=1)
+    assert pairs != noise_passages(text, 5, context_chars=20, continuation_chars=10, seed=2)
+    for context, continuation in pairs:
+        assert f" {context}{continuation} " in text and continuation.startswith(" ")
+        assert len(context) >= 20 and len(continuation) >= 10 and not context.startswith(" ")
+    with pytest.raises(ValueError, match="longer than"):
+        noise_passages("too short", 1, 20, 10, seed=0)
+    with pytest.raises(ValueError, match="spaces"):
+        noise_passages("x" * 1000, 1, 20, 10, seed=0)
+
+
+def test_noise_table_is_noised_minus_clean_bits_per_byte():
+    torch.manual_seed(0)
+    byte_model = CharAwareLM(CharAwareConfig(vocab_size=260, dim=16, n_layers=1, n_heads=2, max_seq_len=64))
+    table = noise_table(byte_model, PAIRS)
+    clean = continuation_bits(byte_model, PAIRS).bits_per_byte
+    assert table["clean_bpb"] == clean and list(table["delta_bpb"]) == list(NOISES)
+    for noise in NOISES:
+        noised = [(apply_noise(noise, c, seed=i), a) for i, (c, a) in enumerate(PAIRS)]
+        score = continuation_bits(byte_model, noised)
+        assert table["noised_bpb"][noise] == score.bits_per_byte
+        assert table["delta_bpb"][noise] == score.bits_per_byte - clean
+        assert table["contexts_cut"][noise] == score.contexts_cut
+
+
+# ----------------------------------------------------------------------------- load_models(missing=...)
+
+
+def test_load_models_can_skip_the_missing_ones(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no char-study model 'bpe'"):
+        load_models(weights_dir=tmp_path)
+    assert load_models(weights_dir=tmp_path, missing="skip") == {}
+    torch.manual_seed(0)
+    byte_model = CharAwareLM(CharAwareConfig(vocab_size=260, dim=16, n_layers=1, n_heads=2))
+    save_charaware(byte_model, study_weights("bytes", tmp_path), card={"model": "bytes"})
+    save_blt(tiny_blt(None), study_weights("blt", tmp_path), card={"model": "blt"})
+    models = load_models(weights_dir=tmp_path, missing="skip")
+    assert list(models) == ["bytes", "blt"] and models["bytes"].tokenizer is None
+    assert models["bytes"].card == {"model": "bytes"} and isinstance(models["blt"].model, BLT)
+    assert list(load_models(["blt", "bpe", "bytes"], weights_dir=tmp_path, missing="skip")) == [
+        "blt",
+        "bytes",
+    ]
+    # a token model that is there still needs its tokenizer
+    tok = study_tokenizer()
+    config = CharAwareConfig(vocab_size=263, dim=16, n_layers=1, n_heads=2)
+    save_charaware(
+        CharAwareLM(config, tokenizer_bytes(tok, 263)), study_weights("bpe", tmp_path), card={"model": "bpe"}
+    )
+    with pytest.raises(FileNotFoundError, match="no char-study tokenizer"):
+        load_models(weights_dir=tmp_path, missing="skip")
+    tok.save(str(tmp_path / TOKENIZER_FILE.removesuffix(".model")))
+    assert list(load_models(weights_dir=tmp_path, missing="skip")) == ["bpe", "bytes", "blt"]
+    with pytest.raises(ValueError, match="missing must be"):
+        load_models(weights_dir=tmp_path, missing="ignore")
