@@ -902,6 +902,7 @@ class BLT(nn.Module):
 # ----------------------------------------------------------------------------- generation
 
 NOT_GENERATED = torch.tensor([i < OFFSET and i != EOS_ID for i in range(BYTE_VOCAB)])
+COMPONENTS = ("entropy model", "encoder", "latent model", "decoder")  # the parts Generation.counts counts
 
 
 @dataclass(frozen=True)
@@ -1117,9 +1118,8 @@ def _generate_cached(
             seen[0, pos] = e[0, 0]
             entropy_list.append(e[0, 0].item())
         window = None if seen is None else seen[:, : pos + 1]
-        starts.append(
-            bool(patcher.start_mask(seq[:, : pos + 1], window)[0, -1])
-        )  # does the next byte open a patch?
+        # Does the next byte open a patch? The patcher's own rule, on the sequence so far.
+        starts.append(bool(patcher.start_mask(seq[:, : pos + 1], window)[0, -1]))
         h = read_bytes(model.embed(seq[:, max(0, pos + 1 - longest_ngram) : pos + 1])[:, -1:], pos)
         if starts[-1]:
             current = close_patches([(open_start, pos + 1)])
@@ -1127,8 +1127,6 @@ def _generate_cached(
         logits = decode(h, current, torch.zeros(1, 1, dtype=torch.long, device=device))
     return Generation(**_record(ids, n_prompt, new, starts, entropy_list), counts=counts, seconds=seconds)
 
-
-COMPONENTS = ("entropy model", "encoder", "latent model", "decoder")
 
 # ----------------------------------------------------------------------------- input checks
 
