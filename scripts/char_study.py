@@ -210,6 +210,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def card_markdown(card: dict, size: int) -> str:
+    """The human-readable card written beside a shipped model (the full card is in its metadata)."""
+    name, m = card["model"], card["metrics"]
+    bpb, acc, pre, fine = (
+        m["bits_per_byte_austen_test"],
+        m["mean_accuracy"],
+        card["pretrain"],
+        card["finetune"],
+    )
+    params = ", ".join(f"{k} {v:,}" for k, v in card["parameters"].items())
+    return "\n".join(
+        [
+            f"# Lesson 5's `{name}` model (`char_{name}.safetensors`)",
+            "",
+            f"{card['description']}. Load it with `bltlib.charaware.load_models(['{name}'])`"
+            + (f"; its tokenizer is `{card['tokenizer']}` beside it." if card["tokenizer"] else "."),
+            "",
+            f"- **Data**: {card['data']}.",
+            f"- **Command**: `{card['command']}` (preset `{card['preset']}`; it resumes from checkpoints).",
+            f"- **Training**: {pre['steps']:,} pretraining steps (lr {pre['lr']:g}, batch "
+            f"{pre['batch_size']} x {pre['seq_len']}, {pre['bytes_seen']:,} bytes), then "
+            f"{fine['steps']:,} fine-tuning steps (lr {fine['lr']:g}, {fine['items']:,} task items).",
+            f"- **Parameters**: {params}.",
+            f"- **Held-out bits per byte** (Austen test split): {bpb['pretrained']:.4f} pretrained, "
+            f"{bpb['finetuned']:.4f} after fine-tuning.",
+            f"- **Exact match after fine-tuning**, mean over the ten tasks: held-out frequent words "
+            f"{acc['frequent']:.3f}, held-out rare words {acc['rare']:.3f}, random strings "
+            f"{acc['random']:.3f} (per task in the metadata card and in the study's results JSON).",
+            f"- **Forward FLOPs per byte**: {card['flops_per_byte']:,}.",
+            f"- **Size**: {size / 1e6:.2f} MB, {card['dtype']}.",
+            "",
+        ]
+    )
+
+
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -930,6 +965,7 @@ class Runner:
                 f"[{name}] the shipped file would be {size / 1e6:.2f} MB, over the limit of "
                 f"{MAX_FILE_BYTES / 1e6:g} MB: use a smaller body or vocabulary"
             )
+        path.with_suffix(".md").write_text(card_markdown(card, size))
         if name not in BYTE_MODELS:
             study.tokenizer  # noqa: B018  (trains it again if the run folder lost it)
             shutil.copyfile(study.run_dir / TOKENIZER_FILE, Path(self.weights_dir) / TOKENIZER_FILE)
