@@ -34,6 +34,7 @@ import torch
 
 from bltlib import flops
 from bltlib.blt import BLT, Generation, blt_card, load_blt
+from bltlib.charaware import flops_per_byte as token_flops_per_byte
 from bltlib.data import load_text
 from bltlib.entropy import entropy_model_card
 
@@ -106,11 +107,7 @@ def main() -> None:
     model_latent = c.flops_per_byte(mean_patch, context_bytes=start + n_out // 2)["latent"]
     counted_latent = steps_in_new * latent_step / n_out
     whole = c.flops_per_byte(mean_patch, context_bytes=min(c.local_window or 10**9, start + n_out // 2))
-    ec = entropy_model.config
-    entropy_step = flops.transformer_flops(
-        flops.Dims(ec.dim, ec.n_layers, ec.ffn_hidden, min(ec.sliding_window or 10**9, start + n_out // 2)),
-        ec.vocab_size,
-    )
+    entropy_step = token_flops_per_byte(entropy_model, 1.0, start + n_out // 2)  # a byte per step
 
     # 3. time per byte at boundaries vs inside a patch: step i predicted new byte i from position start+i-1
     boundary = set(fast.latent_positions)

@@ -57,6 +57,7 @@ from bltlib.transformer import (
     TransformerConfig,
     TransformerLM,
     check_sampling,
+    repeat_kv_heads,
     sample_next,
 )
 
@@ -481,7 +482,7 @@ def patches_read_bytes(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, pids: 
     [1.0, 4.0]
     """
     b, n_patches, slots, heads, d = q.shape
-    k, v = (_repeat_heads(t, heads, dim=2) for t in (k, v))
+    k, v = (repeat_kv_heads(t, heads, dim=2) for t in (k, v))
     # Number the patches of the whole batch 0 .. B*P - 1, so one index_add serves every row.
     rows = (pids + n_patches * torch.arange(b, device=pids.device)[:, None]).flatten()
     q_of_byte = q.flatten(0, 1).index_select(0, rows)  # [B*T, k, H, d]: the slots that read each byte
@@ -511,17 +512,11 @@ def bytes_read_patches(
     [2.0, 6.0]
     """
     heads, d = q.shape[2], q.shape[3]
-    k, v = (_repeat_heads(t, heads, dim=3) for t in (k, v))
+    k, v = (repeat_kv_heads(t, heads, dim=3) for t in (k, v))
     index = dec_ids[:, :, None, None, None].expand(-1, -1, *k.shape[2:])
     k_of_byte, v_of_byte = (t.gather(1, index) for t in (k, v))  # [B, T, k, H, d]
     weights = torch.softmax((q[:, :, None] * k_of_byte).sum(-1) / math.sqrt(d), dim=2)  # over the k slots
     return (weights[..., None] * v_of_byte).sum(2)
-
-
-def _repeat_heads(t: torch.Tensor, heads: int, dim: int) -> torch.Tensor:
-    """Grouped-query attention: key/value head ``j`` serves query heads ``j * g .. (j + 1) * g - 1``."""
-    groups = heads // t.shape[dim]
-    return t.repeat_interleave(groups, dim=dim) if groups > 1 else t
 
 
 class CrossAttention(nn.Module):

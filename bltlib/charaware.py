@@ -15,8 +15,8 @@ lesson 4's :class:`~bltlib.blt.BLT` whose latent transformer has that body's sha
 :func:`load_models` take all of them.
 
 The study's other pieces live here too, shared by ``scripts/char_study.py`` and lesson 5: the fine-tuning
-rows (:func:`encode_item`, :func:`pack_items`, :func:`task_rows`), a BLT's patches cut row by row
-(:func:`row_patch_lengths`, :class:`RowPatcher`, :func:`model_logits`), the noise measurement
+rows (:func:`encode_item`, :func:`pack_items`, :func:`task_rows`), any study model's logits
+(:func:`model_logits`; a BLT's patches come from its patcher, row by row), the noise measurement
 (:func:`noise_passages`, :func:`continuation_bits`, :func:`noise_table`) and :func:`blt_param_counts`.
 
 >>> tokens = [bytes([i]) for i in range(256)] + [b"th", b"the", b" the"]
@@ -45,12 +45,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bltlib import entropy as entropy_lib
 from bltlib import flops
 from bltlib.blt import BLT, blt_card, load_blt
 from bltlib.bpe import Tokenizer
 from bltlib.data.batching import BOS_ID, BYTE_VOCAB, OFFSET
-from bltlib.patching import Patcher
 from bltlib.tasks import NOISES, CharItem, apply_noise
 from bltlib.train import CheckpointError, load_weights, read_metadata, save_weights
 from bltlib.transformer import IGNORE_INDEX, TransformerConfig, TransformerLM
@@ -818,46 +816,9 @@ def task_rows(
 # ----------------------------------------------------------------------------- the BLT's patches, per row
 
 
-def row_patch_lengths(patcher: Patcher, ids: torch.Tensor) -> torch.Tensor:
-    """Patch lengths ``[B, P]`` of byte-id rows ``ids [B, T]`` (BOS first), each row cut over its **own**
-    entropies: ``patcher.entropy_model`` scores every row by itself, from its BOS (for entropy
-    patching; other schemes need no entropies). So a row's patches are a pure function of the row,
-    whatever else is in the batch, as they are for a prompt in :meth:`bltlib.blt.BLT.generate`.
-
-    >>> rows = torch.tensor([[1] + [b + OFFSET for b in b"hi, there"]])
-    >>> row_patch_lengths(Patcher("space"), rows).tolist()  # [BOS] | "hi," | " there" + the next byte
-    [[1, 3, 7]]
-    """
-    if not isinstance(patcher, Patcher):
-        raise TypeError(f"patcher must be a bltlib.patching.Patcher, got {type(patcher).__name__}")
-    entropies = None
-    if patcher.scheme == "entropy":
-        if patcher.entropy_model is None:
-            raise ValueError("entropy patching needs patcher.entropy_model to score the rows")
-        entropies = entropy_lib.entropies(patcher.entropy_model, ids, progress=False)
-    return patcher.lengths(ids, entropies)
-
-
-class RowPatcher(Patcher):
-    """A :class:`~bltlib.patching.Patcher` that, given no entropies, computes them with its entropy model
-    over each row itself (:func:`row_patch_lengths`); given entropies, it is a plain ``Patcher``. As a
-    BLT's ``patcher`` it makes ``patcher.lengths(x)`` work wherever a batch is patched, e.g. in
-    :func:`bltlib.blt.bits_per_byte`.
-
-    >>> rows = torch.tensor([[1] + [b + OFFSET for b in b"hi, there"]])
-    >>> RowPatcher("space").lengths(rows).tolist()
-    [[1, 3, 7]]
-    """
-
-    def start_mask(self, ids: torch.Tensor, entropies: torch.Tensor | None = None) -> torch.Tensor:
-        if entropies is None and self.scheme == "entropy" and self.entropy_model is not None:
-            entropies = entropy_lib.entropies(self.entropy_model, ids, progress=False)
-        return super().start_mask(ids, entropies)
-
-
 def model_logits(model: TransformerLM | BLT, x: torch.Tensor) -> torch.Tensor:
     """A study model's logits ``[B, T, V]`` for id rows ``x [B, T]``, on the model's device: a token or
-    byte model's forward, or a BLT's with the patches of :func:`row_patch_lengths` (``model.patcher``).
+    byte model's forward, or a BLT's with the patches ``model.patcher`` cuts (each row on its own).
 
     >>> config = CharAwareConfig(vocab_size=BYTE_VOCAB, dim=16, n_layers=1, n_heads=2, max_seq_len=8)
     >>> model_logits(CharAwareLM(config), torch.tensor([encode_prompt("hi")])).shape
@@ -867,7 +828,7 @@ def model_logits(model: TransformerLM | BLT, x: torch.Tensor) -> torch.Tensor:
     if isinstance(model, BLT):
         if model.patcher is None:
             raise ValueError("the BLT has no patcher: set model.patcher (load_blt() sets the shipped one)")
-        return model(x.to(device), row_patch_lengths(model.patcher, x).to(device))[0]
+        return model(x.to(device), model.patcher.lengths(x).to(device))[0]
     return model(x.to(device))[0]
 
 
@@ -1081,7 +1042,6 @@ __all__ = [
     "CharLSTMEmbedding",
     "ContinuationBits",
     "MatchedEmbedding",
-    "RowPatcher",
     "StudyModel",
     "answer",
     "blt_param_counts",
@@ -1100,7 +1060,6 @@ __all__ = [
     "noise_table",
     "pack_items",
     "param_counts",
-    "row_patch_lengths",
     "save_charaware",
     "study_weights",
     "task_rows",

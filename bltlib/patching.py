@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from bltlib.data.batching import OFFSET  # byte b has id b + OFFSET; ids below it are special (BOS, ...)
+from bltlib.entropy import entropies as entropies_of_rows
 from bltlib.transformer import TransformerLM
 
 FIRST_STARTS = (0, 1)  # the reference forces these two starts: [BOS] is a patch of its own
@@ -453,9 +454,9 @@ class Patcher:
     """How a BLT cuts a batch of byte-id rows (each starting with BOS) into patches.
 
     ``scheme``: ``entropy`` (global rule, or ``monotonic``, with ``threshold`` in nats; needs the
-    entropies), ``space`` (:func:`space_patch_starts`'s rule) or ``static`` (``[BOS]`` alone, then
-    ``patch_size`` bytes each). Lengths include the next, unseen byte (they sum to ``T + 1``), as a BLT
-    forward wants.
+    entropies, given or computed row by row with ``entropy_model``), ``space``
+    (:func:`space_patch_starts`'s rule) or ``static`` (``[BOS]`` alone, then ``patch_size`` bytes each).
+    Lengths include the next, unseen byte (they sum to ``T + 1``), as a BLT forward wants.
 
     >>> ids = torch.tensor([[1] + [b + 4 for b in b"hi, there"]])
     >>> Patcher("space").lengths(ids).tolist()  # [BOS] | "hi," | " there" + the next byte
@@ -468,7 +469,8 @@ class Patcher:
     threshold: float | None = None
     patch_size: int | None = None
     monotonic: bool = False
-    # The byte model whose entropies the entropy scheme reads when generating (``BLT.generate``).
+    # The byte model whose entropies the entropy scheme reads when none are given (each row scored on
+    # its own), and when generating (``BLT.generate``).
     entropy_model: TransformerLM | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -491,10 +493,14 @@ class Patcher:
             ends = _space_rule_ends(ids)
             starts = torch.cat([torch.ones_like(ends[:, :1]), ends], 1)  # token k ends -> k + 1 starts
         else:
+            if entropies is None and self.entropy_model is not None:
+                # Each row scored by itself from its BOS, so a row's patches never depend on the batch.
+                entropies = entropies_of_rows(self.entropy_model, ids, progress=False)
             if entropies is None or entropies.shape != ids.shape:
+                got = None if entropies is None else tuple(entropies.shape)
                 raise ValueError(
-                    f"entropy patching needs entropies shaped like ids {tuple(ids.shape)}, got "
-                    f"{None if entropies is None else tuple(entropies.shape)}"
+                    f"entropy patching needs entropies shaped like ids {tuple(ids.shape)}, got {got} "
+                    "(or a Patcher with an entropy_model, which computes them)"
                 )
             e = entropies.to(ids.device).float()
             score = e[:, 1:] - e[:, :-1] if self.monotonic else e[:, 1:]  # decides tokens 2 .. T

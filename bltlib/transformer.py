@@ -160,6 +160,17 @@ def _flex_attention() -> Callable:
     return torch.compile(flex_attention) if torch.cuda.is_available() else flex_attention
 
 
+def repeat_kv_heads(t: torch.Tensor, heads: int, dim: int = 1) -> torch.Tensor:
+    """Grouped-query attention: key/value head ``j`` (along ``dim``) serves query heads
+    ``j * g .. (j + 1) * g - 1``, ``g = heads / kv_heads``; repeated so there is one per query head.
+
+    >>> repeat_kv_heads(torch.tensor([[1.0], [2.0]]), heads=4, dim=0).flatten().tolist()
+    [1.0, 1.0, 2.0, 2.0]
+    """
+    groups = heads // t.shape[dim]
+    return t.repeat_interleave(groups, dim=dim) if groups > 1 else t
+
+
 def attend(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor, dropout_p: float = 0.0
 ) -> torch.Tensor:
@@ -173,9 +184,7 @@ def attend(
     >>> attend(q, k[:, :1], v[:, :1], torch.tensor([[True, False], [False, False]]))[0, :, :, 0].tolist()
     [[1.0, 0.0], [1.0, 0.0]]
     """
-    groups = q.shape[1] // k.shape[1]
-    if groups > 1:
-        k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
+    k, v = repeat_kv_heads(k, q.shape[1]), repeat_kv_heads(v, q.shape[1])
     mask = mask.view((1,) * (4 - mask.dim()) + mask.shape)  # 4-D: SDPA's fused CPU kernel needs it
     sees_any = mask.any(-1, keepdim=True)
     y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask | ~sees_any, dropout_p=dropout_p)

@@ -47,7 +47,7 @@ presets (or wherever ``--weights-dir`` says), the fine-tuned models as
 
 The rows, the BLT's per-row patches and the measurements come from :mod:`bltlib.charaware`
 (:func:`~bltlib.charaware.pack_items`, :func:`~bltlib.charaware.task_rows`,
-:class:`~bltlib.charaware.RowPatcher`, :func:`~bltlib.charaware.noise_table`, ...), tested there and used
+:func:`~bltlib.charaware.noise_table`, ...), tested there and used
 by lesson 5 as well.
 
 The final results need all five models; a study begun with fewer (``--models ...``) is completed by
@@ -86,7 +86,6 @@ from bltlib.charaware import (
     WEIGHTS_DIR,
     CharAwareConfig,
     CharAwareLM,
-    RowPatcher,
     answer,
     blt_param_counts,
     bos_id,
@@ -106,6 +105,7 @@ from bltlib.config import get_device, seed_everything
 from bltlib.data import load_text
 from bltlib.data.batching import BOS_ID, BYTE_VOCAB, consecutive_windows
 from bltlib.flops import training_flops
+from bltlib.patching import Patcher
 from bltlib.tasks import (
     CHAR_TASKS,
     NOISES,
@@ -353,10 +353,10 @@ class Study:
         return entropy_lib.load_entropy_model(device=self.device)
 
     @cached_property
-    def patcher(self) -> RowPatcher:
+    def patcher(self) -> Patcher:
         """Entropy patching at the shipped BLT's threshold, over each row's own entropies."""
         rule = blt_card()["patcher"]
-        return RowPatcher(rule["scheme"], threshold=rule["threshold"], entropy_model=self.entropy_model)
+        return Patcher(rule["scheme"], threshold=rule["threshold"], entropy_model=self.entropy_model)
 
     @cached_property
     def patcher_card(self) -> dict:

@@ -20,7 +20,6 @@ from bltlib.charaware import (
     CharAwareLM,
     CharLSTMEmbedding,
     MatchedEmbedding,
-    RowPatcher,
     _Saved,
     blt_param_counts,
     char_path_params,
@@ -37,7 +36,6 @@ from bltlib.charaware import (
     noise_table,
     pack_items,
     param_counts,
-    row_patch_lengths,
     save_charaware,
     study_weights,
     task_rows,
@@ -508,22 +506,21 @@ def tiny_blt(patcher):
 def test_row_patches_come_from_each_rows_own_entropies_whatever_the_batch():
     x = byte_rows(ROWS)
     patcher = entropy_patcher(x)
-    lengths = row_patch_lengths(patcher, x)
+    lengths = patcher.lengths(x)
     assert (lengths.sum(1) == x.shape[1] + 1).all() and len(set(map(tuple, lengths.tolist()))) == 3
     for r, text in enumerate(ROWS[:2]):
         alone = byte_rows([text])
         by_hand = patcher.lengths(alone, entropies(patcher.entropy_model, alone[0], progress=False)[None])[0]
-        assert torch.equal(row_patch_lengths(patcher, alone)[0], by_hand)
+        assert torch.equal(patcher.lengths(alone)[0], by_hand)
         # in the batch: the same patches over the row's own bytes, then the padding's
         assert lengths[r, : len(by_hand) - 1].tolist() == by_hand[:-1].tolist()
-        shuffled = row_patch_lengths(patcher, torch.stack([x[2], x[r], x[1 - r]]))[1]
+        shuffled = patcher.lengths(torch.stack([x[2], x[r], x[1 - r]]))[1]
         assert torch.equal(shuffled, lengths[r])
     assert torch.equal(
-        RowPatcher("entropy", patcher.threshold, entropy_model=patcher.entropy_model).lengths(x), lengths
+        Patcher("entropy", patcher.threshold, entropy_model=patcher.entropy_model).lengths(x), lengths
     )
-    assert torch.equal(RowPatcher("space").lengths(x), Patcher("space").lengths(x))  # no entropies needed
     with pytest.raises(ValueError, match="entropy_model"):
-        row_patch_lengths(Patcher("entropy", threshold=1.0), x)
+        Patcher("entropy", threshold=1.0).lengths(x)
 
 
 def test_model_logits_of_a_blt_use_its_row_patches_and_ignore_the_batch():
@@ -531,7 +528,7 @@ def test_model_logits_of_a_blt_use_its_row_patches_and_ignore_the_batch():
     model = tiny_blt(entropy_patcher(x))
     with torch.no_grad():
         logits = model_logits(model, x)
-        assert torch.equal(logits, model(x, row_patch_lengths(model.patcher, x))[0])
+        assert torch.equal(logits, model(x, model.patcher.lengths(x))[0])
         n = len(encode_prompt(ROWS[0]))
         alone = model_logits(model, byte_rows(ROWS[:1]))[0]
     torch.testing.assert_close(logits[0, :n], alone, atol=1e-5, rtol=1e-5)
