@@ -454,14 +454,25 @@ class HashNgramEmbedding(nn.Module):
         )
         self.bytes = nn.Embedding(BYTE_VOCAB, config.local_dim)
         self.hashes = nn.Embedding(self.n_functions * len(self.ngram_sizes) * self.vocab, config.local_dim)
+        # Every table's hash at once: :func:`hash_ngram_ids` over the longest window, the powers of each
+        # table's prime right-aligned (the n-gram is the window's last n bytes) and zeros before them.
+        longest = max(self.ngram_sizes)
+        powers = torch.zeros(self.n_functions * len(self.ngram_sizes), longest, dtype=torch.long)
+        for f in range(self.n_functions):
+            prime = HASH_PRIMES[f % len(HASH_PRIMES)]
+            for g, n in enumerate(self.ngram_sizes):
+                powers[f * len(self.ngram_sizes) + g, longest - n :] = torch.tensor(
+                    [_wrap_int64(prime**k) for k in range(n)]
+                )
+        self.register_buffer("powers", powers, persistent=False)
+        self.register_buffer("offsets", torch.arange(len(powers)) * self.vocab, persistent=False)
 
     def bucket_ids(self, ids: torch.Tensor) -> torch.Tensor:
-        """``[B, T, tables]``: the row of the fused table that each position reads from each table."""
-        table_ids = [
-            hash_ngram_ids(ids, n, self.vocab, f) for f in range(self.n_functions) for n in self.ngram_sizes
-        ]
-        offsets = torch.arange(len(table_ids), device=ids.device) * self.vocab
-        return torch.stack(table_ids, -1) + offsets
+        """``[B, T, tables]``: the row of the fused table that each position reads from each table
+        (table ``f * len(ngram_sizes) + g`` is ``hash_ngram_ids(ids, ngram_sizes[g], vocab, f)``)."""
+        longest = self.powers.shape[1]
+        windows = F.pad(ids.long(), (longest - 1, 0)).unfold(-1, longest, 1)  # [B, T, longest]
+        return (windows[..., None, :] * self.powers).sum(-1) % self.vocab + self.offsets
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         buckets = self.bucket_ids(ids)
@@ -540,9 +551,19 @@ class CrossAttention(nn.Module):
         Encoder: ``x`` holds ``P * k`` slots, ``kv`` the ``T`` bytes, ``ids`` each byte's patch.
         Decoder: ``x`` holds the ``T`` bytes, ``kv`` the ``P * k`` slots, ``ids`` the patch each byte reads.
         """
-        b, n, _ = x.shape
+        return self.read(x, self.keys_values(kv), ids)
+
+    def keys_values(self, kv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values ``[B, M, H_kv * d]`` of ``kv [B, M, D]`` (generation keeps its patch's)."""
         kv = self.kv_norm(kv)
-        q, k, v = self.q(self.q_norm(x)), self.k(kv), self.v(kv)
+        return self.k(kv), self.v(kv)
+
+    def read(
+        self, x: torch.Tensor, keys_values: tuple[torch.Tensor, torch.Tensor], ids: torch.Tensor
+    ) -> torch.Tensor:
+        """:meth:`forward` with the keys and values of ``kv`` given (:meth:`keys_values`)."""
+        b, n, _ = x.shape
+        q, (k, v) = self.q(self.q_norm(x)), keys_values
         heads, kv_heads, d = self.n_heads, self.n_kv_heads, self.head_dim
         if self.encoder:
             q = q.view(b, n // self.slots, self.slots, heads, d)
@@ -663,13 +684,28 @@ class LocalDecoder(nn.Module):
     ) -> torch.Tensor:
         """Logits ``[B, T, 260]`` for byte states ``x``, position ``t`` reading latent output ``dec_ids[t]``;
         with ``kv_caches``, ``x`` continues the cached bytes."""
-        b, t, d = x.shape
-        n_patches = latent.shape[1]
-        slots = self.slot_proj(latent).view(b, n_patches * self.k, d)
-        cos, sin = self.rope(t, 0 if kv_caches is None else kv_caches[0].length)
+        return self.read(x, self.latent_keys(latent), dec_ids, self_mask, kv_caches)
+
+    def latent_keys(self, latent: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Each cross-attention's keys and values of the latent outputs' ``k`` slots each. Generation
+        computes them once per patch, not once per byte."""
+        b, n_patches, _ = latent.shape
+        slots = self.slot_proj(latent).view(b, n_patches * self.k, -1)
+        return [cross.keys_values(slots) for cross in self.cross]
+
+    def read(
+        self,
+        x: torch.Tensor,
+        latent_keys: list[tuple[torch.Tensor, torch.Tensor]],
+        dec_ids: torch.Tensor,
+        self_mask: torch.Tensor | BlockMask | None,
+        kv_caches: list[KVCache] | None = None,
+    ) -> torch.Tensor:
+        """:meth:`forward` with the latent outputs' keys and values given (:meth:`latent_keys`)."""
+        cos, sin = self.rope(x.shape[1], 0 if kv_caches is None else kv_caches[0].length)
         for i, layer in enumerate(self.layers):
             if self.cross_all or i == 0:
-                x = self.cross[i](x, slots, dec_ids)
+                x = self.cross[i].read(x, latent_keys[i], dec_ids)
             x = layer(x, cos, sin, None if kv_caches is None else kv_caches[i], mask=self_mask)
         return self.head(self.norm(x))
 
@@ -1072,9 +1108,9 @@ def _generate_cached(
         counts["latent model"] += len(spans)
         return model.latent(vectors, None, lat_caches)
 
-    def decode(h: torch.Tensor, latent_out: torch.Tensor, dec_ids: torch.Tensor) -> torch.Tensor:
+    def decode(h: torch.Tensor, latent_keys: list, dec_ids: torch.Tensor) -> torch.Tensor:
         counts["decoder"] += h.shape[1]
-        return model.decoder(h, latent_out, dec_ids, None, dec_caches)[:, -1]
+        return model.decoder.read(h, latent_keys, dec_ids, None, dec_caches)[:, -1]
 
     # The prompt, all at once: entropies, patch starts up to the next byte, closed patches, decoder.
     tick = time.perf_counter()
@@ -1089,8 +1125,9 @@ def _generate_cached(
     open_start = bounds[-1]  # the patch still open holds positions open_start .. (and the next byte)
     latent_out = close_patches(list(zip(bounds[:-1], bounds[1:], strict=True)))
     lengths = lengths_from_start_mask(torch.tensor([starts], device=device))
-    logits = decode(h, latent_out, decoder_patch_ids(lengths, n_prompt))
-    current = latent_out[:, -1:]  # what the open patch's bytes read: the last closed patch's output
+    logits = decode(h, model.decoder.latent_keys(latent_out), decoder_patch_ids(lengths, n_prompt))
+    # What the open patch's bytes read: the last closed patch's output (its keys and values, kept).
+    current = model.decoder.latent_keys(latent_out[:, -1:])
 
     # The whole sequence so far and its entropies, in place: the patcher's rules read them.
     seq = torch.cat([ids, ids.new_zeros(1, max_new)], 1)
@@ -1117,7 +1154,7 @@ def _generate_cached(
         starts.append(bool(patcher.start_mask(seq[:, : pos + 1], window)[0, -1]))
         h = read_bytes(model.embed(seq[:, max(0, pos + 1 - longest_ngram) : pos + 1])[:, -1:], pos)
         if starts[-1]:
-            current = close_patches([(open_start, pos + 1)])
+            current = model.decoder.latent_keys(close_patches([(open_start, pos + 1)]))
             open_start = pos + 1
         logits = decode(h, current, torch.zeros(1, 1, dtype=torch.long, device=device))
     return Generation(**_record(ids, n_prompt, new, starts, entropy_list), counts=counts, seconds=seconds)

@@ -832,6 +832,33 @@ def model_logits(model: TransformerLM | BLT, x: torch.Tensor) -> torch.Tensor:
     return model(x.to(device))[0]
 
 
+def fold_untargeted_patches(lengths: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Patch lengths ``[B, P']`` (``P' <= P``) for rows whose targets ``y [B, T]`` end early: every patch
+    that starts after a row's last target (``IGNORE_INDEX`` after it: a task row's padding) is folded
+    into the first of them, and columns left empty in every row are dropped.
+
+    A BLT is causal over bytes and patches, so no byte up to the last target reads a patch that starts
+    after it: its logits, and so the loss, are unchanged, while the latent transformer runs over fewer
+    patches (right-padding with BOS makes one patch per BOS). Lengths still sum to ``T + 1``.
+
+    >>> y = torch.tensor([[5, 6, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX], [5, 6, 7, 8, 9]])
+    >>> fold_untargeted_patches(torch.tensor([[1, 2, 1, 1, 1], [1, 2, 3, 0, 0]]), y).tolist()
+    [[1, 2, 3], [1, 2, 3]]
+    """
+    if lengths.dim() != 2 or y.dim() != 2 or lengths.shape[0] != y.shape[0]:
+        shapes = f"{tuple(lengths.shape)} and {tuple(y.shape)}"
+        raise ValueError(f"lengths [B, P] and y [B, T] must be 2-D with the same B, got {shapes}")
+    T = y.shape[1]
+    targeted = y != IGNORE_INDEX
+    last = torch.where(targeted.any(1), T - 1 - targeted.flip(1).int().argmax(1), -1)
+    starts = lengths.cumsum(1) - lengths
+    after = (starts > last[:, None]) & (lengths > 0)
+    first_after = after & (after.cumsum(1) == 1)
+    folded = torch.where(after, 0, lengths)
+    folded = torch.where(first_after, lengths.sum(1, keepdim=True) - starts, folded)
+    return folded[:, : int((folded > 0).sum(1).max())]
+
+
 def blt_param_counts(model: BLT) -> dict[str, int]:
     """A BLT's parameters by part. ``latent``: its latent transformer (the study's token models' ``body``
     of :func:`param_counts` but for their final norm, which the BLT has in its decoder); ``local``: its
@@ -1052,6 +1079,7 @@ __all__ = [
     "encode_item",
     "encode_prompt",
     "flops_per_byte",
+    "fold_untargeted_patches",
     "load_charaware",
     "load_models",
     "matched_width",

@@ -91,6 +91,7 @@ from bltlib.charaware import (
     bos_id,
     encode_prompt,
     flops_per_byte,
+    fold_untargeted_patches,
     load_charaware,
     noise_passages,
     noise_table,
@@ -479,13 +480,15 @@ class Study:
 
     def with_patches(self, name: str, get_batch: Callable) -> Callable[[str, int], tuple[torch.Tensor, ...]]:
         """``get_batch`` as it is for every model but the BLT, which gets ``(x, patch lengths, y)``: the
-        byte model's very rows, cut by :attr:`patcher` (a pure function of each row, so computed here)."""
+        byte model's very rows, cut by :attr:`patcher` (a pure function of each row, so computed here),
+        with the patches of a task row's padding folded into one (the loss is the same, the latent model
+        runs over fewer patches: :func:`~bltlib.charaware.fold_untargeted_patches`)."""
         if name != "blt":
             return get_batch
 
         def patched(split: str, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             x, y = get_batch(split, step)
-            return x, self.patcher.lengths(x), y
+            return x, fold_untargeted_patches(self.patcher.lengths(x), y), y
 
         return patched
 

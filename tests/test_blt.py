@@ -20,6 +20,7 @@ from bltlib.blt import (
     BLT,
     HASH_PRIMES,
     BLTConfig,
+    HashNgramEmbedding,
     bits_per_byte,
     blt_card,
     bytes_read_patches,
@@ -151,6 +152,19 @@ def test_hash_depends_only_on_the_last_n_ids():
     other[0, 10] = 200 if ids[0, 10] != 200 else 201
     diff = hash_ngram_ids(ids, 4, 500002) != hash_ngram_ids(other, 4, 500002)
     assert diff[0].nonzero().flatten().tolist() == [10, 11, 12, 13]  # the 4-grams containing position 10
+
+
+def test_the_embedding_hashes_every_table_at_once_as_hash_ngram_ids_does_one():
+    config = BLTConfig(local_dim=8, local_heads=2, latent_dim=16, latent_heads=2, latent_layers=1,
+                       hash_vocab=97, hash_functions=2, ngram_sizes=(3, 5, 8), max_seq_len=64)  # fmt: skip
+    embedding = HashNgramEmbedding(config)
+    ids = torch.cat([byte_ids(2, 40, seed=1), torch.randint(0, 260, (1, 40))])  # the last row: any ids
+    expected = torch.stack(
+        [hash_ngram_ids(ids, n, 97, f) + 97 * (3 * f + g) for f in range(2) for g, n in enumerate((3, 5, 8))],
+        -1,
+    )
+    assert torch.equal(embedding.bucket_ids(ids), expected)
+    assert "powers" not in embedding.state_dict()  # derived from the config, not a weight
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from bltlib.charaware import (
     CharAwareLM,
     answer,
     charaware_card,
+    fold_untargeted_patches,
     load_models,
     study_weights,
 )
@@ -170,7 +171,8 @@ def test_the_blt_reads_the_byte_models_rows_patched_row_by_row(study):
             byte_x, byte_y = batches("bytes")(split, step)
             assert torch.equal(x, byte_x) and torch.equal(y, byte_y)
             assert (lengths[:, 0] == 1).all() and (lengths.sum(-1) == x.shape[1] + 1).all()
-            alone = s.patcher.lengths(x[1:2])[0]  # a row's patches do not depend on its batch
+            # A row's patches do not depend on its batch; those after its last target are folded into one.
+            alone = fold_untargeted_patches(s.patcher.lengths(x[1:2]), y[1:2])[0]
             assert torch.equal(lengths[1, : len(alone)], alone) and not lengths[1, len(alone) :].any()
     _, _, y = s.finetune_batches("blt")("train", 0)
     assert (y == -100).any()  # fine-tuning rows: loss on the answers only, as for the byte model

@@ -28,6 +28,7 @@ from bltlib.charaware import (
     encode_item,
     encode_prompt,
     flops_per_byte,
+    fold_untargeted_patches,
     load_charaware,
     load_models,
     matched_width,
@@ -535,6 +536,33 @@ def test_model_logits_of_a_blt_use_its_row_patches_and_ignore_the_batch():
     model.patcher = None
     with pytest.raises(ValueError, match="no patcher"):
         model_logits(model, x)
+
+
+def test_folding_the_patches_after_the_last_target_leaves_every_targeted_logit_unchanged():
+    spell, reverse = CharItem("Spell: ab\nAnswer:", "a b"), CharItem("Reverse: abc\nAnswer:", "cba")
+    items = [[spell], [reverse], [spell, reverse]]  # 23, 26 and 49 ids: the last row is full
+    x, y = task_rows(items, seq_len=48)
+    x[1, 30:] = torch.tensor([b + OFFSET for b in b"padding of bytes, not BOS"])[:18]  # any padding
+    model = tiny_blt(None)
+    model.patcher = entropy_patcher(x)
+    lengths = model.patcher.lengths(x)
+    folded = fold_untargeted_patches(lengths, y)
+    assert (folded.sum(1) == lengths.sum(1)).all()
+    assert ((folded > 0).sum(1) <= (lengths > 0).sum(1)).all() and (folded > 0).sum() < (lengths > 0).sum()
+    assert folded[2].tolist() == lengths[2, : folded.shape[1]].tolist()  # the full row keeps its own
+    with torch.no_grad():
+        before, after = model(x, lengths)[0], model(x, folded)[0]
+    for r in range(len(items)):
+        last = int((y[r] != IGNORE_INDEX).nonzero().max())
+        torch.testing.assert_close(after[r, : last + 1], before[r, : last + 1], atol=1e-5, rtol=1e-5)
+        starts = (lengths[r].cumsum(0) - lengths[r])[lengths[r] > 0]
+        kept = starts[starts <= last + 1]  # every patch start up to the one after the last target
+        assert (folded[r].cumsum(0) - folded[r])[: len(kept)].tolist() == kept.tolist()
+    full = torch.full_like(y, 7)
+    assert torch.equal(fold_untargeted_patches(lengths, full), lengths[:, : int((lengths > 0).sum(1).max())])
+    assert fold_untargeted_patches(lengths, torch.full_like(y, IGNORE_INDEX)).tolist() == [[49]] * 3
+    with pytest.raises(ValueError, match="same B"):
+        fold_untargeted_patches(lengths, y[:1])
 
 
 def test_blt_param_counts_split_the_parameters_and_the_latent_is_the_token_models_body():

@@ -70,6 +70,18 @@ def test_rmsnorm_gives_unit_rms_and_swiglu_keeps_the_width():
     assert SwiGLU(32, 88)(x).shape == x.shape
 
 
+def test_rmsnorm_is_its_formula_in_float32_and_computes_in_float32_for_bf16():
+    torch.manual_seed(0)
+    norm = RMSNorm(32)
+    norm.weight.data.uniform_(0.5, 1.5)
+    x = 5 * torch.randn(3, 7, 32)
+    by_formula = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + norm.eps) * norm.weight
+    torch.testing.assert_close(norm(x), by_formula, atol=1e-6, rtol=1e-6)
+    half = x.bfloat16()
+    expected = (half.float() * torch.rsqrt(half.float().pow(2).mean(-1, keepdim=True) + norm.eps)).bfloat16()
+    assert torch.equal(norm(half), expected * norm.weight)  # bf16 states, float32 weight: float32 out
+
+
 def test_num_params_counts_tied_weights_once():
     tied, untied = tiny(), tiny(tie_embeddings=False)
     assert untied.num_params() - tied.num_params() == VOCAB * 32
