@@ -66,7 +66,7 @@ import shlex
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
@@ -1068,8 +1068,10 @@ class Runner:
         }
         _write_json(self.out, result)
         self.partial.unlink(missing_ok=True)
-        self.print_tables(result)
-        log(f"wrote {self.out}")
+        tables = results_markdown(result)
+        self.out.with_suffix(".md").write_text(tables)
+        print(tables)
+        log(f"wrote {self.out} and its tables, {self.out.with_suffix('.md').name}")
 
     def task_table(self) -> dict:
         """task -> word set -> majority baseline, n, and per model accuracy with its Wilson interval."""
@@ -1094,38 +1096,75 @@ class Runner:
                 table[task][ws] = row
         return table
 
-    def print_tables(self, result: dict) -> None:
-        names = " | ".join(MODELS)
-        print(f"\n| task | words | majority | {names} |")
-        print("|---|---|---|" + "---|" * len(MODELS))
-        for task, sets in result["tasks"].items():
-            for ws, row in sets.items():
-                cells = " | ".join(
-                    f"{m['accuracy']:.2f} [{m['ci95'][0]:.2f}, {m['ci95'][1]:.2f}]"
-                    for m in row["models"].values()
-                )
-                print(f"| {task} | {ws} | {row['majority_baseline']:.2f} | {cells} |")
-        print(
-            "\n| model | bits/byte before | after | FLOPs/byte | "
-            + " | ".join(f"{ws} acc." for ws in WORD_SETS)
-            + " |"
+
+def results_markdown(result: dict) -> str:
+    """The study's tables as markdown (``char_study_<preset>.md`` beside the JSON, quoted by the README):
+    the commands, mean exact match per word set, spell and reverse per model, every task, bits per byte,
+    the learning curve and the cost of noise. Accuracies in percent with their Wilson 95% intervals."""
+    names = list(result["bits_per_byte"])
+    head = "| " + " | ".join(names) + " |"
+    rule = "---|" * len(names)
+
+    def pct(m: dict) -> str:
+        return f"{100 * m['accuracy']:.1f} [{100 * m['ci95'][0]:.1f}, {100 * m['ci95'][1]:.1f}]"
+
+    def pooled(name: str, ws: str, tasks: Iterable[str]) -> dict:
+        cells = [result["tasks"][t][ws] for t in tasks]
+        correct, n = sum(c["models"][name]["correct"] for c in cells), sum(c["n"] for c in cells)
+        return {"accuracy": correct / n, "ci95": list(wilson_interval(correct, n))}
+
+    out = [
+        f"# Character-awareness study, preset `{result['preset']}`",
+        "",
+        "Made by (in order):",
+        "",
+        *[f"    {c}" for c in result["commands"]],
+        "",
+        result["matching"],
+        "",
+        f"Exact match in percent [Wilson 95% interval]; {result['evaluation']}.",
+        "",
+        "## Mean over the ten tasks",
+        "",
+        "| words | majority | " + head[2:],
+        "|---|---|" + rule,
+    ]
+    for ws in WORD_SETS:
+        majority = sum(result["tasks"][t][ws]["majority_baseline"] for t in CHAR_TASKS) / len(CHAR_TASKS)
+        cells = " | ".join(pct(pooled(n, ws, CHAR_TASKS)) for n in names)
+        out.append(f"| {ws} | {100 * majority:.1f} | {cells} |")
+    out += ["", "## Every task", "", "| task | words | majority | " + head[2:], "|---|---|---|" + rule]
+    for task, sets in result["tasks"].items():
+        for ws, row in sets.items():
+            cells = " | ".join(pct(row["models"][n]) for n in names)
+            out.append(f"| {task} | {ws} | {100 * row['majority_baseline']:.1f} | {cells} |")
+    out += [
+        "",
+        "## Bits per byte (Austen test split) and FLOPs per byte",
+        "",
+        "| model | pretrained | fine-tuned | forward FLOPs/byte |",
+        "|---|---|---|---|",
+    ]
+    for n in names:
+        bpb, model = result["bits_per_byte"][n], result["runs"][n]["model"]
+        fpb = f"{model['flops_per_byte']:,}"
+        if "entropy_model_flops_per_byte" in model:
+            fpb += f" (+ {model['entropy_model_flops_per_byte']:,} entropy model)"
+        out.append(f"| {n} | {bpb['pretrained']:.3f} | {bpb['finetuned']:.3f} | {fpb} |")
+    out += ["", "## Learning curve: mean exact match (frequent / rare / random) by fine-tuning items", ""]
+    out += ["| items | " + head[2:], "|---|" + rule]
+    for i, point in enumerate(result["curve"][names[0]]):
+        cells = " | ".join(
+            " / ".join(f"{100 * result['curve'][n][i]['mean_accuracy'][ws]:.1f}" for ws in WORD_SETS)
+            for n in names
         )
-        print("|---|---|---|---|" + "---|" * len(WORD_SETS))
-        for n in MODELS:
-            bpb, acc = result["bits_per_byte"][n], result["mean_accuracy"][n]
-            model = result["runs"][n]["model"]
-            fpb = f"{model['flops_per_byte']:,}"
-            if "entropy_model_flops_per_byte" in model:
-                fpb += f" (+ {model['entropy_model_flops_per_byte']:,} entropy model)"
-            print(
-                f"| {n} | {bpb['pretrained']:.3f} | {bpb['finetuned']:.3f} | {fpb} | "
-                + " | ".join(f"{acc[ws]:.3f}" for ws in WORD_SETS)
-                + " |"
-            )
-        print("\n| noise (pretrained) | " + names + " |")
-        print("|---|" + "---|" * len(MODELS))
-        for nz, row in result["noise"]["pretrained"]["delta_bpb"].items():
-            print(f"| {nz} | " + " | ".join(f"{row[n]:+.3f}" for n in MODELS) + " |")
+        out.append(f"| {point['items']:,} | {cells} |")
+    for when in ("pretrained", "finetuned"):
+        title = f"## Noise, {when} models: bits per byte of the clean continuation, noised minus clean"
+        out += ["", title, "", "| noise | " + head[2:], "|---|" + rule]
+        for nz, row in result["noise"][when]["delta_bpb"].items():
+            out.append(f"| {nz} | " + " | ".join(f"{row[n]:+.3f}" for n in names) + " |")
+    return "\n".join(out) + "\n"
 
 
 def check_run_dir(study: Study) -> None:

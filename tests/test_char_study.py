@@ -138,6 +138,30 @@ def test_bits_per_byte_noise_curve_and_matching_are_reported(study):
     assert all(v == items["bpe"] for v in items.values())  # the same fine-tuning items for every model
 
 
+def test_the_tables_beside_the_results_carry_its_numbers(study):
+    r = study["results"]
+    md = (study["tmp"] / "out" / "char_study_ci.md").read_text()
+    assert r["commands"][0] in md and "## Mean over the ten tasks" in md
+    assert "| words | majority | " + " | ".join(STUDY_MODELS) + " |" in md
+    spell = r["tasks"]["spell"]["rare"]
+    cells = " | ".join(
+        f"{100 * m['accuracy']:.1f} [{100 * m['ci95'][0]:.1f}, {100 * m['ci95'][1]:.1f}]"
+        for m in spell["models"].values()
+    )
+    assert f"| spell | rare | {100 * spell['majority_baseline']:.1f} | {cells} |" in md
+    for name in STUDY_MODELS:
+        bpb = r["bits_per_byte"][name]
+        assert f"| {name} | {bpb['pretrained']:.3f} | {bpb['finetuned']:.3f} |" in md
+    # the pooled row: every task's correct answers over every task's items
+    for ws in WORD_SETS:
+        correct = sum(r["tasks"][t][ws]["models"]["bpe"]["correct"] for t in CHAR_TASKS)
+        n = sum(r["tasks"][t][ws]["n"] for t in CHAR_TASKS)
+        row = next(line for line in md.splitlines() if line.startswith(f"| {ws} | "))
+        assert row.split(" | ")[2].startswith(f"{100 * correct / n:.1f} [")
+    noise_rows = [line for line in md.splitlines() if line.split(" | ")[0].lstrip("| ") in NOISES]
+    assert len(noise_rows) == 2 * len(NOISES)  # pretrained and fine-tuned
+
+
 def test_partial_results_then_resume_skips_finished_phases(study):
     first, second, third, fourth = study["logs"]
     assert study["partial_after_first"] and not study["final_after_first"]
