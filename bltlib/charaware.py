@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing as mp
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
@@ -513,6 +514,7 @@ def answer(
     tokenizer: Tokenizer | None = None,
     max_new: int | Sequence[int] | None = None,
     batch_size: int = 64,
+    workers: int = 1,
 ) -> list[str]:
     """Greedy continuations of ``prompts``, as text: new bytes up to the first newline (not included),
     at most ``max_new`` bytes each (one int for all, one per prompt, or ``None`` for
@@ -525,7 +527,8 @@ def answer(
     ends the answer too. ``TransformerLM`` has no left padding, so prompts are batched by their length
     in ids (at most ``batch_size`` at a time) and every batch stops once each of its rows has its
     newline or its cap. Generation also stops at the model's ``max_seq_len``. Bytes cut mid-character
-    decode as U+FFFD.
+    decode as U+FFFD. ``workers > 1`` splits a BLT's prompts among that many processes (one thread each),
+    since its prompts cannot share a batch; the answers are the same.
 
     >>> config = CharAwareConfig(vocab_size=BYTE_VOCAB, dim=16, n_layers=1, n_heads=2, max_seq_len=32)
     >>> _ = torch.manual_seed(0)
@@ -540,7 +543,17 @@ def answer(
     if isinstance(model, BLT):
         if tokenizer is not None:
             raise ValueError("a BLT reads bytes: pass tokenizer=None")
-        return _answer_blt(model, prompts, _caps(max_new, len(prompts)))
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be a positive int, got {workers!r}")
+        caps = _caps(max_new, len(prompts))
+        if workers == 1 or len(prompts) < 2:
+            return _answer_blt(model, prompts, caps)
+        size = -(-len(prompts) // workers)
+        chunks = [(model, prompts[i : i + size], caps[i : i + size]) for i in range(0, len(prompts), size)]
+        # spawn, not fork: a forked child of a process that has run torch's thread pool can hang.
+        spawn = mp.get_context("spawn")
+        with spawn.Pool(len(chunks), initializer=torch.set_num_threads, initargs=(1,)) as pool:
+            return [a for part in pool.starmap(_answer_blt, chunks) for a in part]
     vocab = model.config.vocab_size
     if tokenizer is None and vocab != BYTE_VOCAB:
         raise ValueError(

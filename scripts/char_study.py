@@ -187,6 +187,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     p.add_argument("--phases", nargs="+", choices=PHASES, default=list(PHASES))
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument(
+        "--eval-workers",
+        type=int,
+        default=1,
+        help="processes that decode the BLT's answers in the eval phase (it generates one prompt at a time)",
+    )
     p.add_argument("--run-dir", type=Path, default=ROOT / "runs" / "char_study", help="checkpoints go here")
     p.add_argument("--out-dir", type=Path, default=ROOT / "bltlib" / "data" / "results", help="results JSON")
     p.add_argument(
@@ -208,6 +214,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.threads < 1:
         p.error(f"--threads must be at least 1, got {args.threads}")
+    if args.eval_workers < 1:
+        p.error(f"--eval-workers must be at least 1, got {args.eval_workers}")
     return args
 
 
@@ -633,7 +641,7 @@ def score_tasks(study: Study, name: str, model: Model, examples: int = 0) -> dic
     ]
     prompts = [item.prompt for _, _, item in cells]
     caps = [len(item.answer.encode("utf-8")) + 8 for _, _, item in cells]
-    preds = answer(model, prompts, study.tok(name), max_new=caps)
+    preds = answer(model, prompts, study.tok(name), max_new=caps, workers=study.args.eval_workers)
     out: dict[str, dict[str, dict]] = {}
     for task, sets in study.eval_items.items():
         out[task] = {}

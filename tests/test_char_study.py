@@ -66,7 +66,7 @@ def study(tmp_path_factory):
     final_after_first = final.is_file()
     second = run(script, tmp, "--models", *WITHOUT_BLT)
     final_without_blt = final.is_file()
-    third = run(script, tmp, "--models", "blt")
+    third = run(script, tmp, "--models", "blt", "--eval-workers", "2")  # its answers from two processes
     stamps = {p: p.stat().st_mtime_ns for p in (tmp / "weights").iterdir()}
     results = final.read_text()
     fourth = run(script, tmp)
@@ -235,6 +235,10 @@ def test_settings_mismatch_and_oversized_files_fail_clearly(study, tmp_path, mon
     with pytest.raises(SystemExit, match="over the limit"):
         run(script, study["tmp"], "--models", "bytes", "--weights-dir", str(tmp_path / "w"))
     assert not (tmp_path / "w" / "char_bytes.safetensors").exists()
+    for flag in ("--threads", "--eval-workers"):
+        with pytest.raises(SystemExit), contextlib.redirect_stderr(io.StringIO()) as err:
+            script.parse_args([flag, "0"])
+        assert f"{flag} must be at least 1" in err.getvalue()
 
 
 # ----------------------------------------------------------------------------- answer()
@@ -344,6 +348,11 @@ def test_answer_on_a_real_blt_matches_its_greedy_generation(patcher):
         greedy = model.generate(prompt, cap).bytes.split(b"\n", 1)[0]
         assert text == greedy.decode("utf-8", errors="replace") and len(greedy) <= cap
     assert model.training  # generate() evaluates in eval mode and restores the mode
+    if patcher == "entropy":  # several processes give the same answers, in order
+        more = prompts + ["Count the letter a: banana\nAnswer:"]
+        assert answer(model, more, max_new=8, workers=2) == answer(model, more, max_new=8)
+        with pytest.raises(ValueError, match="workers"):
+            answer(model, prompts, workers=0)
 
 
 # ----------------------------------------------------------------------------- load_models()
