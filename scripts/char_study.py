@@ -707,7 +707,11 @@ class Runner:
                         f"{path} was made with other settings than the {self.args.preset!r} preset has now; "
                         "move it (and the run folder) away, or pass another --out-dir / --run-dir"
                     )
-                return {k: saved[k] for k in ("settings", "commands", "runs")}
+                # A resumed run is the same command again: each command once, in first-run order.
+                return {
+                    **{k: saved[k] for k in ("settings", "runs")},
+                    "commands": list(dict.fromkeys(saved["commands"])),
+                }
         return {"settings": self.settings, "commands": [], "runs": {}}
 
     def _merge(self, folder: Path) -> None:
@@ -731,7 +735,8 @@ class Runner:
     def save(self) -> None:
         """Record a finished phase in the partial results (and this command, once)."""
         if not self.dirty:
-            self.state["commands"].append(self.command)
+            if self.command not in self.state["commands"]:
+                self.state["commands"].append(self.command)
             self.dirty = True
         _write_json(self.partial, self.state)
 

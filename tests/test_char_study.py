@@ -235,6 +235,15 @@ def test_settings_mismatch_and_oversized_files_fail_clearly(study, tmp_path, mon
     with pytest.raises(SystemExit, match="over the limit"):
         run(script, study["tmp"], "--models", "bytes", "--weights-dir", str(tmp_path / "w"))
     assert not (tmp_path / "w" / "char_bytes.safetensors").exists()
+    # a resumed run (the same command again) is listed once
+    (out / "char_study_ci.partial.json").write_text(
+        json.dumps(
+            {"settings": script._jsonable(script.PRESETS["ci"]), "commands": ["a", "b", "a"], "runs": {}}
+        )
+    )
+    args = script.parse_args(argv)
+    runner = script.Runner(script.Study(args), args, argv)
+    assert runner.state["commands"] == ["a", "b"]
     for flag in ("--threads", "--eval-workers"):
         with pytest.raises(SystemExit), contextlib.redirect_stderr(io.StringIO()) as err:
             script.parse_args([flag, "0"])
