@@ -727,7 +727,7 @@ class Runner:
         taken = [name for name in saved["runs"] if name not in self.state["runs"]]
         for name in taken:
             self.state["runs"][name] = saved["runs"][name]
-        self.state["commands"] += [c for c in saved["commands"] if c not in self.state["commands"]]
+        self.state["commands"] = list(dict.fromkeys(self.state["commands"] + saved["commands"]))
         if taken:
             log(f"merged {', '.join(taken)} from {path}")
             self.save()

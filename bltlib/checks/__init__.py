@@ -20,7 +20,7 @@ from types import ModuleType
 from bltlib.checks.core import Case, CheckFailed, CheckResult, Idea, Mistake, run_cases, summary
 
 __all__ = ["Case", "CheckFailed", "CheckResult", "Idea", "Mistake", "run_cases", "summary"]
-LESSONS = ("bpe", "rope", "entropy", "blt")
+LESSONS = ("bpe", "rope", "entropy", "blt", "chars")
 
 
 def __getattr__(name: str) -> ModuleType:
