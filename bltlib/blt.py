@@ -91,6 +91,17 @@ def _wrap_int64(x: int) -> int:
     return x - (1 << 64) if x >= 1 << 63 else x
 
 
+def _hash_powers(n: int, func: int = 0) -> list[int]:
+    """``p^0 .. p^(n-1)`` in int64 arithmetic for hash function ``func`` (``p = HASH_PRIMES[func % 11]``):
+    the weights of an n-gram's bytes, oldest first.
+
+    >>> _hash_powers(3, func=0)[:2]
+    [1, 1000000007]
+    """
+    prime = HASH_PRIMES[func % len(HASH_PRIMES)]
+    return [_wrap_int64(prime**k) for k in range(n)]
+
+
 def hash_ngram_ids(ids: torch.Tensor, n: int, vocab: int, func: int = 0) -> torch.Tensor:
     """Bucket of the byte n-gram ending at each position: the official rolling polynomial hash.
 
@@ -109,8 +120,7 @@ def hash_ngram_ids(ids: torch.Tensor, n: int, vocab: int, func: int = 0) -> torc
     for name, value in (("n", n), ("vocab", vocab)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
-    prime = HASH_PRIMES[func % len(HASH_PRIMES)]
-    powers = torch.tensor([_wrap_int64(prime**k) for k in range(n)], dtype=torch.long, device=ids.device)
+    powers = torch.tensor(_hash_powers(n, func), dtype=torch.long, device=ids.device)
     padded = F.pad(ids.long(), (n - 1, 0))  # zeros (BOE) before the first byte
     windows = padded.unfold(-1, n, 1)  # [..., T, n], oldest byte first
     return (windows * powers).sum(-1) % vocab
@@ -459,11 +469,8 @@ class HashNgramEmbedding(nn.Module):
         longest = max(self.ngram_sizes)
         powers = torch.zeros(self.n_functions * len(self.ngram_sizes), longest, dtype=torch.long)
         for f in range(self.n_functions):
-            prime = HASH_PRIMES[f % len(HASH_PRIMES)]
             for g, n in enumerate(self.ngram_sizes):
-                powers[f * len(self.ngram_sizes) + g, longest - n :] = torch.tensor(
-                    [_wrap_int64(prime**k) for k in range(n)]
-                )
+                powers[f * len(self.ngram_sizes) + g, longest - n :] = torch.tensor(_hash_powers(n, f))
         self.register_buffer("powers", powers, persistent=False)
         self.register_buffer("offsets", torch.arange(len(powers)) * self.vocab, persistent=False)
 

@@ -204,3 +204,12 @@ def run_all_cells(page, n_code_cells: int, timeout_ms: int = 300_000) -> None:
 
 def wait_idle(page, timeout_ms: int = 180_000) -> None:
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout_ms)
+
+
+def open_and_run(lab, page, notebook: str, n_code_cells: int) -> None:
+    """Open ``notebook`` (under the lab's root) in JupyterLab and run all its cells, as a learner would."""
+    lab.open_session(notebook)
+    page.goto(lab.url(notebook), wait_until="domcontentloaded")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
+    wait_idle(page)
+    run_all_cells(page, n_code_cells)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import nbformat
 from playwright.sync_api import expect
 
-from tests.browser.lab import run_all_cells, wait_idle, write_clean
+from tests.browser.lab import open_and_run, write_clean
 
 CELL = """from bltlib.viz.char_views import answers_widget
 
@@ -28,11 +28,7 @@ def test_answers_widget_answers_the_typed_word(lab, page):
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(CELL)]
     n_cells = write_clean(notebook, lab.root / "char_answers.ipynb")
-    lab.open_session("char_answers.ipynb")
-    page.goto(lab.url("char_answers.ipynb"), wait_until="domcontentloaded")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
-    wait_idle(page)
-    run_all_cells(page, n_cells)
+    open_and_run(lab, page, "char_answers.ipynb", n_cells)
 
     widget = page.locator(".widget-vbox").filter(has=page.locator(".widget-text")).last
     table = widget.locator(".widget-html table")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import nbformat
 from playwright.sync_api import expect
 
-from tests.browser.lab import run_all_cells, wait_idle, write_clean
+from tests.browser.lab import open_and_run, write_clean
 
 NEW_BYTES = 40
 CELL = (
@@ -34,11 +34,7 @@ def test_generation_timeline_follows_its_slider_and_play_button(lab, page):
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(CELL)]
     n_cells = write_clean(notebook, lab.root / "generation.ipynb")
-    lab.open_session("generation.ipynb")
-    page.goto(lab.url("generation.ipynb"), wait_until="domcontentloaded")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
-    wait_idle(page)
-    run_all_cells(page, n_cells)
+    open_and_run(lab, page, "generation.ipynb", n_cells)
 
     widget = page.locator(".widget-vbox").filter(has=page.locator(".widget-play")).last
     counters = widget.locator(".widget-html").filter(has_text="prompt positions")

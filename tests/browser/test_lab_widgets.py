@@ -7,18 +7,10 @@ from pathlib import Path
 import nbformat
 from playwright.sync_api import expect
 
-from tests.browser.lab import copy_clean, notebook_up_to, run_all_cells, wait_idle, write_clean
+from tests.browser.lab import copy_clean, notebook_up_to, open_and_run, write_clean
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-
-
-def open_and_run(lab, page, notebook: str, n_code_cells: int) -> None:
-    lab.open_session(notebook)
-    page.goto(lab.url(notebook), wait_until="domcontentloaded")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
-    wait_idle(page)
-    run_all_cells(page, n_code_cells)
 
 
 def test_start_here_runs_and_renders_its_chart(lab, page):
