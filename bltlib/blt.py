@@ -529,12 +529,15 @@ def bytes_read_patches(
     >>> bytes_read_patches(torch.zeros(1, 2, 1, 1), kv, kv, torch.tensor([[0, 1]])).flatten().tolist()
     [2.0, 6.0]
     """
-    heads, d = q.shape[2], q.shape[3]
-    k, v = (repeat_kv_heads(t, heads, dim=3) for t in (k, v))
-    index = dec_ids[:, :, None, None, None].expand(-1, -1, *k.shape[2:])
-    k_of_byte, v_of_byte = (t.gather(1, index) for t in (k, v))  # [B, T, k, H, d]
-    weights = torch.softmax((q[:, :, None] * k_of_byte).sum(-1) / math.sqrt(d), dim=2)  # over the k slots
-    return (weights[..., None] * v_of_byte).sum(2)
+    b, n, heads, d = q.shape
+    n_patches = k.shape[1]
+    k, v = (repeat_kv_heads(t, heads, dim=3).flatten(0, 1) for t in (k, v))  # [B*P, k, H, d]
+    # Number the patches of the whole batch 0 .. B*P - 1, so one index_select serves every row.
+    rows = (dec_ids + n_patches * torch.arange(b, device=dec_ids.device)[:, None]).flatten()
+    k_of_byte, v_of_byte = (t.index_select(0, rows) for t in (k, v))  # [B*T, k, H, d]
+    scores = (q.reshape(b * n, 1, heads, d) * k_of_byte).sum(-1) / math.sqrt(d)
+    weights = torch.softmax(scores, dim=1)  # over the k slots
+    return (weights[..., None] * v_of_byte).sum(1).view(b, n, heads, d)
 
 
 class CrossAttention(nn.Module):
