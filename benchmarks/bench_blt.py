@@ -38,7 +38,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -48,9 +47,9 @@ import bltlib
 from bltlib import flops
 from bltlib.blt import BLT, DEFAULT_WEIGHTS, BLTConfig, blt_card, load_blt
 from bltlib.data import encode_bytes, load_bytes
-from bltlib.patching import Patcher, calibrate_threshold, patched_windows
-from bltlib.train import TrainConfig, Trainer
-from bltlib.transformer import TransformerConfig, TransformerLM
+from bltlib.patching import Patcher, calibrate_threshold, mean_patch_size, patched_windows
+from bltlib.train import TrainConfig, Trainer, time_alternately
+from bltlib.transformer import TransformerLM
 
 TARGET_PATCH_SIZE = 4.5  # mean bytes per patch when the threshold must be calibrated (the shipped target)
 BPB_BATCH = 8  # windows per forward in the bits-per-byte pass
@@ -82,29 +81,6 @@ def default_config() -> BLTConfig:
     )
 
 
-def reference_config(c: BLTConfig) -> TransformerConfig:
-    """A plain byte-level TransformerLM as wide and as deep as the BLT's latent model."""
-    return TransformerConfig(
-        vocab_size=260,
-        dim=c.latent_dim,
-        n_layers=c.latent_layers,
-        n_heads=c.latent_heads,
-        n_kv_heads=c.latent_kv_heads,
-        ffn_dim=c.latent_ffn_dim,
-        max_seq_len=c.max_seq_len,
-    )
-
-
-def mean_patch_size(lengths: torch.Tensor) -> float:
-    """Bytes per patch: positions over patches, ``[BOS]`` and the next byte's patch included.
-
-    >>> mean_patch_size(torch.tensor([[1, 4, 4, 0], [1, 3, 3, 2]]))  # 8 positions each, 3 and 4 patches
-    2.2857142857142856
-    """
-    positions = lengths.sum().item() - lengths.shape[0]  # lengths sum to T + 1 per row
-    return positions / (lengths > 0).sum().item()
-
-
 def make_patcher(spec: str) -> Patcher:
     """``space`` or ``static:N``.
 
@@ -116,22 +92,6 @@ def make_patcher(spec: str) -> Patcher:
     if spec.startswith("static:"):
         return Patcher("static", patch_size=int(spec.split(":", 1)[1]))
     raise ValueError(f"--patcher must be 'space' or 'static:N', got {spec!r}")
-
-
-def alternate_rounds(
-    rounds: int, steps: int, first: Callable[[], object], second: Callable[[], object]
-) -> tuple[list[float], list[float]]:
-    """Seconds per call of ``first`` and ``second`` in each of ``rounds`` rounds of ``steps`` calls each;
-    the two alternate, and which goes first alternates too."""
-    times: tuple[list[float], list[float]] = ([], [])
-    for r in range(rounds):
-        for i in (0, 1) if r % 2 == 0 else (1, 0):
-            fn = (first, second)[i]
-            start = clock()
-            for _ in range(steps):
-                fn()
-            times[i].append((clock() - start) / steps)
-    return times
 
 
 # ----------------------------------------------------------------------------- 1. training throughput
@@ -149,7 +109,7 @@ def bench_training(config: BLTConfig, args: argparse.Namespace) -> dict:
 
     torch.manual_seed(0)
     blt = BLT(config)
-    ref_cfg = reference_config(config)
+    ref_cfg = config.byte_lm_stack()
     lm = TransformerLM(ref_cfg)
     train_cfg = TrainConfig(steps=10_000, warmup=10, lr=1e-3, compile=False, amp=False, progress=False)
     trainers = (
@@ -159,7 +119,7 @@ def bench_training(config: BLTConfig, args: argparse.Namespace) -> dict:
     for trainer in trainers:
         for _ in range(args.warmup):
             trainer.train_step()
-    blt_s, lm_s = alternate_rounds(args.rounds, args.steps, trainers[0].train_step, trainers[1].train_step)
+    blt_s, lm_s = time_alternately([t.train_step for t in trainers], args.rounds, args.steps, clock)
     positions = args.batch_size * t
     blt_flops = flops.training_flops(config.flops_per_byte(patch_size, t)["total"]) * positions
     dims = flops.Dims(ref_cfg.dim, ref_cfg.n_layers, ref_cfg.ffn_hidden, t)
@@ -202,7 +162,7 @@ def bench_hf(config: BLTConfig, args: argparse.Namespace) -> dict:
 
     diff = (ours() - theirs()).abs().max().item()
     assert diff < HF_TOLERANCE, f"logits differ from HF's by {diff:.2e}"
-    ours_s, hf_s = alternate_rounds(args.hf_reps, 1, ours, theirs)
+    ours_s, hf_s = time_alternately([ours, theirs], args.hf_reps, clock=clock)
     return {
         "diff": diff,
         "ours_s": statistics.median(ours_s),
@@ -512,7 +472,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import transformers
 
-    c, ref_cfg = config, reference_config(config)
+    c, ref_cfg = config, config.byte_lm_stack()
     cpu = platform.processor() or platform.machine()
     timing = "wall-clock" if args.clock == "wall" else "CPU time of the process"
     header = (

@@ -35,7 +35,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -225,6 +225,12 @@ class BLTConfig:
             max_seq_len=self.patch_capacity,
             rope_base=self.latent_rope_base,
         )
+
+    def byte_lm_stack(self) -> TransformerConfig:
+        """A plain byte-level transformer as wide and deep as the latent model, over as many bytes: the
+        yardstick for whether the BLT's hashing, pooling and masks waste the machine (lesson 4's speed
+        section, ``benchmarks/bench_blt.py``)."""
+        return replace(self.latent_stack(), max_seq_len=self.max_seq_len)
 
     def flops_per_byte(self, patch_size: float, context_bytes: int | None = None) -> dict[str, float]:
         """Forward FLOPs per byte by part (``bltlib.flops`` terms for this model's shapes), and ``total``.

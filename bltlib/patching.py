@@ -54,6 +54,7 @@ __all__ = [
     "SCHEMES",
     "Patcher",
     "lengths_from_start_mask",
+    "mean_patch_size",
     "patched_windows",
 ]
 
@@ -433,6 +434,17 @@ def calibrate_threshold(
 # ----------------------------------------------------------------------------- batches for a BLT
 
 SCHEMES = ("entropy", "space", "static")
+
+
+def mean_patch_size(lengths: torch.Tensor) -> float:
+    """Bytes per patch of a batch of patch lengths ``[B, P]`` (rows summing to ``T + 1``, trailing zeros
+    padding): positions over non-empty patches, the ``[BOS]`` patch and the next byte's patch included.
+
+    >>> mean_patch_size(torch.tensor([[1, 4, 4, 0], [1, 3, 3, 2]]))  # 8 positions each, 3 and 4 patches
+    2.2857142857142856
+    """
+    positions = lengths.sum().item() - lengths.shape[0]  # lengths sum to T + 1 per row
+    return positions / (lengths > 0).sum().item()
 
 
 def lengths_from_start_mask(starts: torch.Tensor) -> torch.Tensor:

@@ -35,8 +35,9 @@ import json
 import math
 import os
 import pickle
+import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields, is_dataclass
 from pathlib import Path
 
@@ -441,6 +442,38 @@ class Trainer:
             warnings.warn(f"resuming with a config that differs in {sorted(changed)}", stacklevel=2)
         self.step, self.history = int(state["step"]), list(state["history"])
         return self
+
+
+def time_alternately(
+    fns: Sequence[Callable[[], object]],
+    rounds: int,
+    calls: int = 1,
+    clock: Callable[[], float] = time.perf_counter,
+) -> list[list[float]]:
+    """Seconds per call of each of ``fns`` (one list per function, one entry per round).
+
+    In each round every function runs ``calls`` times, one function after the other, and the order
+    rotates from round to round, so that all of them meet the same machine: a busy neighbour or a CPU
+    that clocks down hurts them alike. Compare their best (or median) rounds. ``clock`` may be
+    ``time.process_time`` (this process's CPU time: with one thread, other processes barely count).
+
+    >>> order = []
+    >>> _ = time_alternately([lambda: order.append("a"), lambda: order.append("b")], rounds=3)
+    >>> "".join(order)
+    'abbaab'
+    """
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be a positive int, got {rounds!r}")
+    if isinstance(calls, bool) or not isinstance(calls, int) or calls < 1:
+        raise ValueError(f"calls must be a positive int, got {calls!r}")
+    seconds: list[list[float]] = [[] for _ in fns]
+    for r in range(rounds):
+        for i in [(r + j) % len(fns) for j in range(len(fns))]:
+            start = clock()
+            for _ in range(calls):
+                fns[i]()
+            seconds[i].append((clock() - start) / calls)
+    return seconds
 
 
 def _read_state(path: Path) -> dict:

@@ -42,7 +42,7 @@ from bltlib.blt import (
 )
 from bltlib.patching import Patcher, patch_ids_from_lengths
 from bltlib.train import CheckpointError, TrainConfig, Trainer
-from bltlib.transformer import IGNORE_INDEX, attend
+from bltlib.transformer import IGNORE_INDEX, TransformerLM, attend
 
 # The official primes (reference/blt_spec.md section 2), copied here so the table is checked too.
 SPEC_PRIMES = [
@@ -841,6 +841,16 @@ def test_flops_per_byte_matches_counted_linear_flops(overrides):
     assert abs(exact / counted - 1) < 1e-9
     assert abs(non_attention(ps) / counted - 1) < 0.02
     assert model.flops_per_byte(ps, t) == config.flops_per_byte(ps, t)
+
+
+def test_the_byte_lm_yardstick_is_the_latent_model_over_bytes():
+    config = tiny_config(latent_kv_heads=1, latent_ffn_dim=48, latent_layers=3)
+    stack, latent = config.byte_lm_stack(), config.latent_stack()
+    assert (stack.vocab_size, stack.max_seq_len, stack.sliding_window) == (260, config.max_seq_len, None)
+    shape = ("dim", "n_layers", "n_heads", "n_kv_heads", "ffn_hidden", "rope_base")
+    assert [getattr(stack, f) for f in shape] == [getattr(latent, f) for f in shape]
+    lm = TransformerLM(stack)
+    assert lm(torch.zeros(1, config.max_seq_len, dtype=torch.long))[0].shape == (1, config.max_seq_len, 260)
 
 
 def test_flops_per_byte_parts_and_patch_size():

@@ -8,7 +8,7 @@ import torch
 from safetensors import safe_open
 from torch import nn
 
-from bltlib.train import CheckpointError, TrainConfig, Trainer, load_weights, lr_at
+from bltlib.train import CheckpointError, TrainConfig, Trainer, load_weights, lr_at, time_alternately
 from bltlib.transformer import TransformerConfig, TransformerLM
 
 VOCAB, BLOCK = 16, 12
@@ -211,3 +211,25 @@ def test_batches_with_several_inputs_reach_the_model_in_order():
     )
     trainer.train()
     assert trainer.model.w.item() == pytest.approx(2.0, abs=1e-2)  # w * 2 = 4 only if scale came second
+
+
+def test_time_alternately_rotates_the_order_and_divides_each_round_by_its_calls():
+    now, order = [0.0], []
+
+    def work(name: str, cost: float):
+        def run():
+            order.append(name)
+            now[0] += cost
+
+        return run
+
+    seconds = time_alternately(
+        [work("a", 1.0), work("b", 2.0), work("c", 4.0)], rounds=3, calls=2, clock=lambda: now[0]
+    )
+    assert "".join(order) == "aabbcc" + "bbccaa" + "ccaabb"  # each round starts one function later
+    assert seconds == [[1.0] * 3, [2.0] * 3, [4.0] * 3]  # per call, not per round
+    for bad in (0, True, 1.5):
+        with pytest.raises(ValueError, match="rounds must be a positive int"):
+            time_alternately([work("a", 1.0)], rounds=bad)
+        with pytest.raises(ValueError, match="calls must be a positive int"):
+            time_alternately([work("a", 1.0)], rounds=1, calls=bad)
