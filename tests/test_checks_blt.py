@@ -1,19 +1,16 @@
 """Lesson 4's checks pass correct answers, however written, and name the idea behind each typical mistake
 without ever printing a line of the solution."""
 
-import ast
-import inspect
 import math
-import textwrap
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from bltlib import blt
-from bltlib.checks import CheckFailed
 from bltlib.checks import blt as checks
 from bltlib.transformer import IGNORE_INDEX
+from tests.check_messages import assert_names_the_mistake, code_lines
 
 # ------------------------------------------------------------------ correct answers, as a learner writes them
 
@@ -278,18 +275,6 @@ def bpb_gathers_ignored(logits, targets):
 # ------------------------------------------------------------------ solution lines no message may show
 
 
-def _code_lines(fn):
-    """The lines of ``fn``'s body (docstring left out), stripped, that are long enough to give code away."""
-    source = textwrap.dedent(inspect.getsource(fn))
-    body = ast.parse(source).body[0].body
-    if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-        body = body[1:]
-    lines = []
-    for statement in body:
-        lines += ast.get_source_segment(source, statement).splitlines()
-    return [line.strip() for line in lines if len(line.strip()) >= 12]
-
-
 def closes_loop(entropies, threshold):
     """A learner's answer: the newest entropy decides, after the forced [BOS] patch."""
     if len(entropies) < 2:
@@ -412,17 +397,11 @@ MISTAKES = [
     ("check", "wrong", "case", "concept"), MISTAKES, ids=[wrong.__name__ for _, wrong, _, _ in MISTAKES]
 )
 def test_each_mistake_is_named_and_no_solution_line_is_shown(check, wrong, case, concept):
-    with pytest.raises(CheckFailed) as info:
-        check(wrong)
-    message = str(info.value)
-    first, *rest = message.splitlines()
-    assert first.startswith(f"✗ {check.__name__}: case ") and case in first, message
-    hint = message[message.index("hint:") :]
-    assert concept in " ".join(hint.split()), message  # the hint may wrap over lines
+    message, _, _ = assert_names_the_mistake(check, wrong, case, concept, lesson="blt", more=False)
     assert len(message) < 800, (len(message), message)
-    assert all(len(line) <= 200 for line in rest), message
+    assert all(len(line) <= 200 for line in message.splitlines()[1:]), message
     for solution in SOLUTIONS[check.__name__]:
-        for line in _code_lines(solution):
+        for line in code_lines(solution):
             assert line not in message, (line, message)
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bltlib import bpe
-from bltlib.checks import CheckFailed
 from bltlib.checks import bpe as checks
 from bltlib.checks.core import code_fragments, gives_away, markdown_cells, notebook_solutions
+from tests.check_messages import assert_names_the_mistake, without_the_learners_line
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "solutions" / "01_bpe.ipynb"
@@ -490,11 +490,6 @@ SOLUTIONS["merge"].append(bpe.merge)
 SOLUTIONS["train_chunks"].append(checks.reference_train_chunks)
 
 
-def _without_the_learners_line(message):
-    """A message less its ``raised:`` line, which quotes the learner's own line (here: a solution's)."""
-    return "\n".join(line for line in message.splitlines() if not line.startswith("  raised:"))
-
-
 def _fragments(name):
     return set().union(*(code_fragments(s) for s in SOLUTIONS[name]))
 
@@ -503,23 +498,13 @@ def _fragments(name):
     ("check", "wrong", "case", "concept"), MISTAKES, ids=[w.__name__ for _, w, _, _ in MISTAKES]
 )
 def test_each_mistake_is_named_and_no_solution_line_is_shown(check, wrong, case, concept):
-    with pytest.raises(CheckFailed) as info:
-        check(wrong)
-    message = str(info.value)
-    first = message.splitlines()[0]
-    assert first.startswith(f"✗ {check.__name__}: case ") and case in first, message
-    hint = " ".join(message[message.index("hint:") :].split())
-    assert concept in hint, message
-    assert info.value.result.idea.name.startswith(concept), message
-    assert f"checks.bpe.{check.__name__}({wrong.__name__}, more=True)" in message
+    message, longer, result = assert_names_the_mistake(check, wrong, case, concept, lesson="bpe")
+    assert result.idea.name.startswith(concept), message
     assert "call:" in message and len(message) < 1200, message
-    # The second level explains more, never with the solution's code either.
-    longer = check(wrong, raise_on_fail=False, more=True).message
-    assert longer.startswith(message.split("  more help:")[0]) and "  more:     " in longer, longer
-    assert "  cases:    " in longer and "more help" not in longer
+    assert "  cases:    " in longer
     fragments = _fragments(check.__name__)
     for text in (message, longer):
-        text = _without_the_learners_line(text)
+        text = without_the_learners_line(text)
         assert not gives_away(text, fragments), gives_away(text, fragments)
 
 

@@ -1,21 +1,18 @@
 """Lesson 5's checks pass correct answers, however written, and name the idea behind each typical mistake
 without ever printing a line of the solution."""
 
-import ast
-import inspect
 import math
 import random
-import textwrap
 from pathlib import Path
 
 import pytest
 import torch
 
 from bltlib.charaware import CharLSTMEmbedding
-from bltlib.checks import CheckFailed
 from bltlib.checks import chars as checks
 from bltlib.checks.core import code_fragments, gives_away, markdown_cells, notebook_solutions
 from bltlib.tasks import CharItem, scoring
+from tests.check_messages import assert_names_the_mistake, code_lines
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "solutions" / "05_char_awareness.ipynb"
 
@@ -432,18 +429,6 @@ def wilson_list(successes, n):
 # ------------------------------------------------------------------ solution lines no message may show
 
 
-def _code_lines(fn):
-    """The lines of ``fn``'s body (docstring left out), stripped, that are long enough to give code away."""
-    source = textwrap.dedent(inspect.getsource(fn))
-    body = ast.parse(source).body[0].body
-    if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-        body = body[1:]
-    lines = []
-    for statement in body:
-        lines += ast.get_source_segment(source, statement).splitlines()
-    return [line.strip() for line in lines if len(line.strip()) >= 12]
-
-
 SOLUTIONS = {
     "spell_item": [spell_loop],
     "reverse_item": [reverse_loop],
@@ -589,20 +574,12 @@ MISTAKES = [
     ("check", "wrong", "case", "concept"), MISTAKES, ids=[wrong.__name__ for _, wrong, _, _ in MISTAKES]
 )
 def test_each_mistake_is_named_and_no_solution_line_is_shown(check, wrong, case, concept):
-    with pytest.raises(CheckFailed) as info:
-        check(wrong)
-    message = str(info.value)
-    first, *rest = message.splitlines()
-    assert first.startswith(f"✗ {check.__name__}: case ") and case in first, message
-    hint = message[message.index("hint:") :]
-    assert concept in " ".join(hint.split()), message  # the hint may wrap over lines
+    message, longer, _ = assert_names_the_mistake(check, wrong, case, concept, lesson="chars")
     assert len(message) < 800, (len(message), message)
-    assert all(len(line) <= 200 for line in rest), message
+    assert all(len(line) <= 200 for line in message.splitlines()[1:]), message
     for solution in SOLUTIONS[check.__name__]:
-        for line in _code_lines(solution):
+        for line in code_lines(solution):
             assert line not in message, (line, message)
-    longer = check(wrong, raise_on_fail=False, more=True).message
-    assert longer.startswith(message.split("  more help:")[0]) and "  more:     " in longer, longer
     for text in (message, longer):
         assert not gives_away(text, _fragments(check.__name__)), gives_away(text, _fragments(check.__name__))
 
@@ -637,7 +614,7 @@ def test_more_explains_with_an_example_and_every_case(check, wrong):
     verdicts = long.message[long.message.index("cases:") :]
     assert verdicts.count("✓") + verdicts.count("✗") == long.n_cases
     for solution in SOLUTIONS[check.__name__]:
-        for line in _code_lines(solution):
+        for line in code_lines(solution):
             assert line not in long.message, (line, long.message)
 
 

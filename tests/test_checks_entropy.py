@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from bltlib import patching
-from bltlib.checks import CheckFailed
 from bltlib.checks import entropy as checks
 from bltlib.checks.core import code_fragments, gives_away, markdown_cells, notebook_solutions
+from tests.check_messages import assert_names_the_mistake, without_the_learners_line
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "solutions" / "03_entropy_patching.ipynb"
 
@@ -272,28 +272,16 @@ def _fragments(name):
     return set().union(*(code_fragments(s) for s in SOLUTIONS[name]))
 
 
-def _without_the_learners_line(message):
-    """A message less its ``raised:`` line, which quotes the learner's own line (here: a solution's)."""
-    return "\n".join(line for line in message.splitlines() if not line.startswith("  raised:"))
-
-
 @pytest.mark.parametrize(
     ("check", "wrong", "label", "concept"), MISTAKES, ids=[w.__name__ for _, w, _, _ in MISTAKES]
 )
 def test_each_mistake_is_named_and_no_solution_line_is_shown(check, wrong, label, concept):
-    with pytest.raises(CheckFailed) as info:
-        check(wrong)
-    message = str(info.value)
-    assert label in message.splitlines()[0], message
-    assert concept in " ".join(message[message.index("hint:") :].split()), message
-    assert info.value.result.idea.name.startswith(concept), message
-    assert f"checks.entropy.{check.__name__}({wrong.__name__}, more=True)" in message
+    message, longer, result = assert_names_the_mistake(check, wrong, label, concept, lesson="entropy")
+    assert result.idea.name.startswith(concept), message
     assert "call:" in message and len(message) < 1200
-    longer = check(wrong, raise_on_fail=False, more=True).message
-    assert longer.startswith(message.split("  more help:")[0]) and "  more:     " in longer, longer
     fragments = _fragments(check.__name__)
     for text in (message, longer):
-        text = _without_the_learners_line(text)
+        text = without_the_learners_line(text)
         assert not gives_away(text, fragments), gives_away(text, fragments)
         assert "1 - 1 /" not in text and "1-1/" not in text  # the quantile the exercise asks for
 

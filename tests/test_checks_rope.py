@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from bltlib.checks import CheckFailed
 from bltlib.checks import rope as checks
 from bltlib.checks.core import code_fragments, gives_away, markdown_cells, notebook_solutions
 from bltlib.checks.rope import (
@@ -17,6 +16,7 @@ from bltlib.checks.rope import (
     reference_yarn_ramp,
 )
 from bltlib.rope import default_inv_freq, interleaved_to_half
+from tests.check_messages import assert_names_the_mistake
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "solutions" / "02_rope_long_context.ipynb"
 
@@ -238,17 +238,9 @@ def _fragments(name):
     ("check", "wrong", "case", "concept"), MISTAKES, ids=[w.__name__ for _, w, _, _ in MISTAKES]
 )
 def test_each_mistake_is_named_and_no_solution_line_is_shown(check, wrong, case, concept):
-    with pytest.raises(CheckFailed) as info:
-        check(wrong)
-    message = str(info.value)
-    first = message.splitlines()[0]
-    assert first.startswith(f"✗ {check.__name__}: case ") and case in first, message
-    assert concept in " ".join(message[message.index("hint:") :].split()), message
-    assert info.value.result.idea.name.startswith(concept), message
-    assert f"checks.rope.{check.__name__}({wrong.__name__}, more=True)" in message
+    message, longer, result = assert_names_the_mistake(check, wrong, case, concept, lesson="rope")
+    assert result.idea.name.startswith(concept), message
     assert "expected:" in message and "got:" in message and len(message) < 1200
-    longer = check(wrong, raise_on_fail=False, more=True).message
-    assert longer.startswith(message.split("  more help:")[0]) and "  more:     " in longer, longer
     fragments = _fragments(check.__name__)
     for text in (message, longer):
         assert not gives_away(text, fragments), gives_away(text, fragments)
