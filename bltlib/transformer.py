@@ -198,7 +198,7 @@ class _OverlappingWindows(torch.autograd.Function):
     gradient back to the positions it holds: a shifted sum, where ``as_strided``'s own backward scatters."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, reach: int, step: int) -> torch.Tensor:  # noqa: D102
+    def forward(ctx, x: torch.Tensor, reach: int, step: int) -> torch.Tensor:
         b, h, t, d = x.shape
         n_blocks = -(-t // step)
         ctx.reach, ctx.step, ctx.shape = reach, step, x.shape
@@ -207,7 +207,7 @@ class _OverlappingWindows(torch.autograd.Function):
         return padded.as_strided((b * h, n_blocks, reach + step, d), (length * d, step * d, d, 1))
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:  # noqa: D102
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         n, n_blocks, span, d = grad.shape
         pieces = span // ctx.step  # each window is `pieces` blocks; piece j of window i is block i + j
         grad = grad.reshape(n, n_blocks, pieces, ctx.step, d)
