@@ -443,6 +443,11 @@ def mean_patch_size(lengths: torch.Tensor) -> float:
     >>> mean_patch_size(torch.tensor([[1, 4, 4, 0], [1, 3, 3, 2]]))  # 8 positions each, 3 and 4 patches
     2.2857142857142856
     """
+    if not isinstance(lengths, torch.Tensor) or lengths.dim() != 2 or not (lengths > 0).any(-1).all():
+        raise ValueError(
+            "lengths must be a [batch, patches] tensor of patch lengths with a non-empty patch in every "
+            f"row, got {lengths!r:.80}"
+        )
     positions = lengths.sum().item() - lengths.shape[0]  # lengths sum to T + 1 per row
     return positions / (lengths > 0).sum().item()
 

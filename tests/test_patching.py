@@ -17,6 +17,7 @@ from bltlib.patching import (
     entropy_patch_starts,
     lengths_from_start_mask,
     lengths_from_starts,
+    mean_patch_size,
     patch_ids_from_lengths,
     patched_windows,
     space_patch_lengths,
@@ -419,6 +420,16 @@ def test_patched_windows_shapes_targets_and_static_lengths():
         start = _offset(corpus, x[i, 1:])
         assert torch.equal(y[i], corpus[start : start + 16])  # ... and the next corpus bytes
     assert (lengths.sum(1) == 17).all() and (lengths[:, 0] == 1).all()
+
+
+def test_mean_patch_size_counts_positions_over_patches_and_refuses_empty_rows():
+    _, lengths, _ = patched_windows(
+        _corpus(300), Patcher("static", patch_size=4), 6, 16, torch.Generator().manual_seed(0)
+    )
+    assert mean_patch_size(lengths) == 6 * 16 / (6 * 5)  # [BOS], then 4 x 4 bytes (the last holds the next)
+    for bad in (torch.tensor([[1, 3], [0, 0]]), torch.tensor([1, 3]), [[1, 3]]):
+        with pytest.raises(ValueError, match="non-empty patch in every row"):
+            mean_patch_size(bad)
 
 
 def test_patched_windows_use_the_corpus_entropies():
