@@ -15,7 +15,7 @@ from bltlib.blt import BLT, BLTConfig, gpu_blt_config, load_blt, patch_ids
 from bltlib.data.batching import EOS_ID
 from bltlib.flops import training_flops
 from bltlib.train import TrainConfig, Trainer, load_weights
-from bltlib.transformer import Attention, TransformerConfig, TransformerLM
+from bltlib.transformer import Attention, TransformerConfig, TransformerLM, dense_mask, window_attention
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -45,6 +45,27 @@ def test_flex_attention_on_cuda_equals_sdpa_forward_and_backward(window):
     sdpa_loss.backward()
     for (name, a), b in zip(flex.named_parameters(), sdpa.parameters(), strict=True):
         torch.testing.assert_close(a.grad, b.grad, atol=2e-4, rtol=2e-3, msg=name)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_blocked_window_attention_on_cuda_equals_sdpa_under_the_dense_mask(dtype):
+    # The SDPA path with a window (taken on CUDA when dropout rules flex out): overlapping key windows
+    # are strided views, which the CUDA kernels must read, and their backward is a shifted sum.
+    torch.manual_seed(0)
+    t, window = 300, 48
+    shape = (2, t, 4, 32)  # [B, T, H, d], transposed as the model makes them
+    q, k, v = (torch.randn(shape, device="cuda", dtype=dtype).transpose(1, 2) for _ in range(3))
+    q, k, v = (x.requires_grad_() for x in (q, k, v))
+    grad = torch.randn(2, 4, t, 32, device="cuda", dtype=dtype)
+    blocked = window_attention(q, k, v, window)
+    blocked_grads = torch.autograd.grad(blocked, (q, k, v), grad)
+    mask = dense_mask(t, t, window, torch.device("cuda"))
+    dense = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    dense_grads = torch.autograd.grad(dense, (q, k, v), grad)
+    tol = dict(atol=2e-2, rtol=2e-2) if dtype == torch.bfloat16 else dict(atol=2e-5, rtol=2e-4)
+    torch.testing.assert_close(blocked, dense, **tol)
+    for got, expected in zip(blocked_grads, dense_grads, strict=True):
+        torch.testing.assert_close(got, expected, **tol)
 
 
 def test_auto_picks_flex_on_cuda_and_matches_the_cpu_model():
