@@ -493,6 +493,17 @@ class HashNgramEmbedding(nn.Module):
         return self.bytes(ids) + hashed.view(*ids.shape, -1)
 
 
+def batch_patch_rows(ids: torch.Tensor, n_patches: int) -> torch.Tensor:
+    """Patch ids ``[B, T]`` numbered across the batch, flat ``[B * T]``: row ``b``'s patches become
+    ``b * P .. b * P + P - 1``, so one ``index_select`` or ``index_add`` over ``[B * P, ...]`` serves
+    every row at once.
+
+    >>> batch_patch_rows(torch.tensor([[0, 1, 1], [0, 0, 2]]), n_patches=3).tolist()
+    [0, 1, 1, 3, 3, 5]
+    """
+    return (ids + n_patches * torch.arange(ids.shape[0], device=ids.device)[:, None]).flatten()
+
+
 def patches_read_bytes(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, pids: torch.Tensor) -> torch.Tensor:
     """Each patch's query slots attend to that patch's bytes only: ``encoder_cross_mask`` as arithmetic.
 
@@ -507,8 +518,7 @@ def patches_read_bytes(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, pids: 
     """
     b, n_patches, slots, heads, d = q.shape
     k, v = (repeat_kv_heads(t, heads, dim=2) for t in (k, v))
-    # Number the patches of the whole batch 0 .. B*P - 1, so one index_add serves every row.
-    rows = (pids + n_patches * torch.arange(b, device=pids.device)[:, None]).flatten()
+    rows = batch_patch_rows(pids, n_patches)
     q_of_byte = q.flatten(0, 1).index_select(0, rows)  # [B*T, k, H, d]: the slots that read each byte
     scores = (q_of_byte * k.flatten(0, 1)[:, None]).sum(-1) / math.sqrt(d)  # [B*T, k, H]
     # Softmax within each patch: subtract the patch's max (detached: softmax does not depend on it).
@@ -538,8 +548,7 @@ def bytes_read_patches(
     b, n, heads, d = q.shape
     n_patches = k.shape[1]
     k, v = (repeat_kv_heads(t, heads, dim=3).flatten(0, 1) for t in (k, v))  # [B*P, k, H, d]
-    # Number the patches of the whole batch 0 .. B*P - 1, so one index_select serves every row.
-    rows = (dec_ids + n_patches * torch.arange(b, device=dec_ids.device)[:, None]).flatten()
+    rows = batch_patch_rows(dec_ids, n_patches)
     k_of_byte, v_of_byte = (t.index_select(0, rows) for t in (k, v))  # [B*T, k, H, d]
     scores = (q.reshape(b * n, 1, heads, d) * k_of_byte).sum(-1) / math.sqrt(d)
     weights = torch.softmax(scores, dim=1)  # over the k slots
@@ -1501,6 +1510,7 @@ __all__ = [
     "LatentTransformer",
     "LocalDecoder",
     "LocalEncoder",
+    "batch_patch_rows",
     "blt_card",
     "bits_per_byte",
     "check_inputs",
