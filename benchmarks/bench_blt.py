@@ -44,11 +44,10 @@ import torch
 import torch.nn.functional as F
 
 import bltlib
-from bltlib import flops
-from bltlib.blt import BLT, DEFAULT_WEIGHTS, BLTConfig, blt_card, load_blt
+from bltlib.blt import BLT, DEFAULT_WEIGHTS, BLTConfig, blt_card, load_blt, training_throughput
 from bltlib.data import encode_bytes, load_bytes
-from bltlib.patching import Patcher, calibrate_threshold, mean_patch_size, patched_windows
-from bltlib.train import TrainConfig, Trainer, time_alternately
+from bltlib.patching import Patcher, calibrate_threshold, patched_windows
+from bltlib.train import time_alternately
 from bltlib.transformer import TransformerLM
 
 TARGET_PATCH_SIZE = 4.5  # mean bytes per patch when the threshold must be calibrated (the shipped target)
@@ -102,38 +101,23 @@ def bench_training(config: BLTConfig, args: argparse.Namespace) -> dict:
     ids = encode_bytes(load_bytes("austen", "train")[:2_000_000])
     g = torch.Generator().manual_seed(0)
     patcher = make_patcher(args.patcher)
-    n_batches = 4
-    batches = [patched_windows(ids, patcher, args.batch_size, t, g) for _ in range(n_batches)]
-    patch_size = mean_patch_size(torch.cat([lengths for _, lengths, _ in batches]))
-    token_batches = [(x, y) for x, _, y in batches]
-
+    batches = [patched_windows(ids, patcher, args.batch_size, t, g) for _ in range(4)]
     torch.manual_seed(0)
-    blt = BLT(config)
-    ref_cfg = config.byte_lm_stack()
-    lm = TransformerLM(ref_cfg)
-    train_cfg = TrainConfig(steps=10_000, warmup=10, lr=1e-3, compile=False, amp=False, progress=False)
-    trainers = (
-        Trainer(blt, train_cfg, lambda split, step: batches[step % n_batches], device="cpu"),
-        Trainer(lm, train_cfg, lambda split, step: token_batches[step % n_batches], device="cpu"),
+    run = training_throughput(
+        config, batches, rounds=args.rounds, calls=args.steps, warmup=args.warmup, clock=clock, device="cpu"
     )
-    for trainer in trainers:
-        for _ in range(args.warmup):
-            trainer.train_step()
-    blt_s, lm_s = time_alternately([t.train_step for t in trainers], args.rounds, args.steps, clock)
+    blt, lm = run["BLT"], run["byte transformer"]
     positions = args.batch_size * t
-    blt_flops = flops.training_flops(config.flops_per_byte(patch_size, t)["total"]) * positions
-    dims = flops.Dims(ref_cfg.dim, ref_cfg.n_layers, ref_cfg.ffn_hidden, t)
-    lm_flops = flops.training_flops(flops.transformer_flops(dims, ref_cfg.vocab_size)) * positions
     return {
-        "patch_size": patch_size,
-        "blt_step_s": min(blt_s),
-        "lm_step_s": min(lm_s),
-        "blt_median_s": statistics.median(blt_s),
-        "lm_median_s": statistics.median(lm_s),
-        "blt_gflops": blt_flops / min(blt_s) / 1e9,
-        "lm_gflops": lm_flops / min(lm_s) / 1e9,
-        "blt_flops_per_byte": blt_flops / positions,
-        "lm_flops_per_byte": lm_flops / positions,
+        "patch_size": run["patch_size"],
+        "blt_step_s": min(blt["seconds"]),
+        "lm_step_s": min(lm["seconds"]),
+        "blt_median_s": statistics.median(blt["seconds"]),
+        "lm_median_s": statistics.median(lm["seconds"]),
+        "blt_gflops": blt["flops_per_step"] / min(blt["seconds"]) / 1e9,
+        "lm_gflops": lm["flops_per_step"] / min(lm["seconds"]) / 1e9,
+        "blt_flops_per_byte": blt["flops_per_step"] / positions,
+        "lm_flops_per_byte": lm["flops_per_step"] / positions,
     }
 
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -46,9 +46,17 @@ from torch import nn
 from bltlib import flops
 from bltlib.data.batching import BYTE_VOCAB, EOS_ID, OFFSET, consecutive_windows, encode_bytes
 from bltlib.entropy import entropy_from_logits, load_entropy_model
-from bltlib.patching import Patcher, lengths_from_start_mask
+from bltlib.patching import Patcher, lengths_from_start_mask, mean_patch_size
 from bltlib.rope import RotaryCache, interleaved_to_half
-from bltlib.train import CheckpointError, load_weights, read_metadata, save_weights
+from bltlib.train import (
+    CheckpointError,
+    TrainConfig,
+    Trainer,
+    load_weights,
+    read_metadata,
+    save_weights,
+    time_alternately,
+)
 from bltlib.transformer import (
     IGNORE_INDEX,
     Block,
@@ -1468,6 +1476,61 @@ def load_blt(path: str | Path | None = None, device: torch.device | str = "cpu")
     return model.to(device).eval()
 
 
+def training_throughput(
+    config: BLTConfig,
+    batches: Sequence[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    *,
+    rounds: int = 3,
+    calls: int = 2,
+    warmup: int = 1,
+    clock: Callable[[], float] = time.perf_counter,
+    device: torch.device | str | None = None,
+) -> dict[str, dict]:
+    """Training steps (forward, backward, AdamW) of a fresh BLT of ``config`` and of a byte transformer as
+    big as its latent model (:meth:`BLTConfig.byte_lm_stack`) on the same ``(x, patch_lengths, y)``
+    batches (taken in turn), timed by :func:`~bltlib.train.time_alternately` after ``warmup`` untimed
+    steps each. For each model: counted training FLOPs per step (``bltlib.flops``; the BLT's at the
+    batches' mean patch size) and the seconds per step of every round; achieved FLOP/s is their ratio.
+    The yardstick of lesson 4's speed section and ``benchmarks/bench_blt.py``.
+    """
+    width = max(lengths.shape[1] for _, lengths, _ in batches)
+    patch_size = mean_patch_size(
+        torch.cat([F.pad(lengths, (0, width - lengths.shape[1])) for _, lengths, _ in batches])
+    )
+    positions, t = batches[0][0].numel(), batches[0][0].shape[1]
+    lm_config = config.byte_lm_stack()
+    per_byte = {
+        "BLT": config.flops_per_byte(patch_size, t)["total"],
+        "byte transformer": flops.transformer_flops(
+            flops.Dims(lm_config.dim, lm_config.n_layers, lm_config.ffn_hidden, t), lm_config.vocab_size
+        ),
+    }
+    train_cfg = TrainConfig(steps=10_000, warmup=10, lr=1e-3, compile=False, amp=False, progress=False)
+    token_batches = [(x, y) for x, _, y in batches]
+    trainers = {
+        "BLT": Trainer(
+            BLT(config), train_cfg, lambda split, step: batches[step % len(batches)], device=device
+        ),
+        "byte transformer": Trainer(
+            TransformerLM(lm_config),
+            train_cfg,
+            lambda split, step: token_batches[step % len(batches)],
+            device=device,
+        ),
+    }
+    for trainer in trainers.values():
+        for _ in range(warmup):
+            trainer.train_step()
+    seconds = time_alternately([trainer.train_step for trainer in trainers.values()], rounds, calls, clock)
+    return {
+        "patch_size": patch_size,
+        **{
+            name: {"flops_per_step": flops.training_flops(per_byte[name]) * positions, "seconds": s}
+            for name, s in zip(trainers, seconds, strict=True)
+        },
+    }
+
+
 @torch.no_grad()
 def bits_per_byte(
     model: BLT,
@@ -1532,4 +1595,5 @@ __all__ = [
     "patch_ids",
     "pool_patches",
     "save_blt",
+    "training_throughput",
 ]

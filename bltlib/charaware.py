@@ -49,6 +49,7 @@ from torch import nn
 from bltlib import flops
 from bltlib.blt import BLT, blt_card, load_blt
 from bltlib.bpe import Tokenizer
+from bltlib.config import int_at_least
 from bltlib.data.batching import BOS_ID, BYTE_VOCAB, OFFSET
 from bltlib.tasks import NOISES, CharItem, apply_noise
 from bltlib.train import CheckpointError, load_weights, read_metadata, save_weights
@@ -58,15 +59,6 @@ FORMAT = "bltlib.charaware/1"
 EXTRAS = ("none", "char", "matched")
 Extra = Literal["none", "char", "matched"]
 BYTE_ROWS = 257  # byte value + 1, and row 0 for padding
-
-
-def _int_at_least(value: object, minimum: int) -> bool:
-    """Whether ``value`` is an int (not a bool) of at least ``minimum``: the argument checks' test.
-
-    >>> _int_at_least(3, 1), _int_at_least(True, 1), _int_at_least(2.0, 1), _int_at_least(0, 1)
-    (True, False, False, False)
-    """
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
 # ----------------------------------------------------------------------------- the tokens' bytes
@@ -96,7 +88,7 @@ def token_byte_table(
     for i, b in enumerate(token_bytes):
         if not isinstance(b, bytes):
             raise TypeError(f"token_bytes[{i}] must be bytes, got {type(b).__name__}")
-    if max_len is not None and not _int_at_least(max_len, 1):
+    if max_len is not None and not int_at_least(max_len, 1):
         raise ValueError(f"max_len must be a positive int or None, got {max_len!r}")
     longest = max(len(b) for b in token_bytes)
     width = max(1, longest if max_len is None else min(longest, max_len))
@@ -129,7 +121,7 @@ def tokenizer_bytes(tokenizer: object, vocab_size: int | None = None) -> list[by
     specials = getattr(tokenizer, "special_tokens", {})
     needed = max([*vocab, *specials.values()]) + 1
     vocab_size = needed if vocab_size is None else vocab_size
-    if not _int_at_least(vocab_size, needed):
+    if not int_at_least(vocab_size, needed):
         raise ValueError(f"vocab_size must be an int >= {needed} (the tokenizer's ids), got {vocab_size!r}")
     return [vocab.get(i, b"") for i in range(vocab_size)]
 
@@ -166,7 +158,7 @@ def matched_width(target_params: int, vocab: int, dim: int) -> int:
     (25, 105600)
     """
     for name, value in (("target_params", target_params), ("vocab", vocab), ("dim", dim)):
-        if not _int_at_least(value, 1):
+        if not int_at_least(value, 1):
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     return max(1, round(target_params / (vocab + dim)))
 
@@ -276,10 +268,10 @@ class CharAwareConfig(TransformerConfig):
             raise ValueError(f"extra must be one of {', '.join(EXTRAS)}, got {self.extra!r}")
         for name in ("char_dim", "char_hidden"):
             value = getattr(self, name)
-            if not _int_at_least(value, 1):
+            if not int_at_least(value, 1):
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         value = self.max_token_len
-        if value is not None and not _int_at_least(value, 1):
+        if value is not None and not int_at_least(value, 1):
             raise ValueError(f"max_token_len must be a positive int or None, got {value!r}")
 
     @property
@@ -388,7 +380,7 @@ def flops_per_byte(
     config = model.config if isinstance(model, TransformerLM) else model
     if not isinstance(config, TransformerConfig):
         raise TypeError(f"expected a TransformerLM, CharAwareLM or their config, got {type(config).__name__}")
-    if not _int_at_least(context_tokens, 1):
+    if not int_at_least(context_tokens, 1):
         raise ValueError(f"context_tokens must be a positive int, got {context_tokens!r}")
     reach = min(context_tokens, config.sliding_window or context_tokens)
     dims = flops.Dims(config.dim, config.n_layers, config.ffn_hidden, reach)
@@ -511,7 +503,7 @@ def _caps(max_new: int | Sequence[int] | None, n: int) -> list[int]:
     if isinstance(caps, str | bytes) or not isinstance(caps, Sequence) or len(caps) != n:
         raise ValueError(f"max_new must be None, an int or one int per prompt ({n}), got {max_new!r}")
     for cap in caps:
-        if not _int_at_least(cap, 0):
+        if not int_at_least(cap, 0):
             raise ValueError(f"max_new caps must be non-negative ints (bytes of new text), got {cap!r}")
     return list(caps)
 
@@ -552,7 +544,7 @@ def answer(
     if isinstance(model, BLT):
         if tokenizer is not None:
             raise ValueError("a BLT reads bytes: pass tokenizer=None")
-        if not _int_at_least(workers, 1):
+        if not int_at_least(workers, 1):
             raise ValueError(f"workers must be a positive int, got {workers!r}")
         caps = _caps(max_new, len(prompts))
         if workers == 1 or len(prompts) < 2:
@@ -569,7 +561,7 @@ def answer(
             f"a token model (vocab {vocab}) needs its tokenizer; tokenizer=None means a byte model "
             f"(vocab {BYTE_VOCAB})"
         )
-    if not _int_at_least(batch_size, 1):
+    if not int_at_least(batch_size, 1):
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     caps = _caps(max_new, len(prompts))
     encoded = [encode_prompt(p, tokenizer) for p in prompts]
@@ -738,7 +730,7 @@ def encode_item(item: CharItem, tokenizer: Tokenizer | None = None) -> tuple[lis
 
 
 def _check_seq_len(seq_len: object) -> int:
-    if not _int_at_least(seq_len, 1):
+    if not int_at_least(seq_len, 1):
         raise ValueError(f"seq_len must be a positive int, got {seq_len!r}")
     return seq_len
 
@@ -772,7 +764,7 @@ def pack_items(
     fit = [(tokenizer, _check_seq_len(seq_len)) for tokenizer, seq_len in fit]
     if not fit:
         raise ValueError("fit must give at least one (tokenizer, seq_len)")
-    if max_rows is not None and not _int_at_least(max_rows, 0):
+    if max_rows is not None and not int_at_least(max_rows, 0):
         raise ValueError(f"max_rows must be a non-negative int or None, got {max_rows!r}")
     rooms = [seq_len + 1 for _, seq_len in fit]
     packed: list[list[CharItem]] = []
@@ -925,7 +917,7 @@ def noise_passages(
     >>> noise_passages(text, 2, context_chars=12, continuation_chars=6, seed=0)
     [('word113 word114', ' word115'), ('word122 word123', ' word124')]
     """
-    if not _int_at_least(n, 0):
+    if not int_at_least(n, 0):
         raise ValueError(f"n must be a non-negative int, got {n!r}")
     if (
         not (isinstance(context_chars, int) and isinstance(continuation_chars, int))
@@ -1015,7 +1007,7 @@ def continuation_bits(
             f"a token model (vocab {model.config.vocab_size}) needs its tokenizer; tokenizer=None means a "
             f"byte model (vocab {BYTE_VOCAB})"
         )
-    if not _int_at_least(batch_size, 1):
+    if not int_at_least(batch_size, 1):
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     limit = _max_seq_len(model)
     rows, cut = [], 0

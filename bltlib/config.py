@@ -24,6 +24,15 @@ SCALES = ("ci", "laptop", "gpu")
 T = TypeVar("T")
 
 
+def int_at_least(value: object, minimum: int) -> bool:
+    """Whether ``value`` is an int (not a bool) of at least ``minimum``: what argument checks test.
+
+    >>> int_at_least(3, 1), int_at_least(True, 1), int_at_least(2.0, 1), int_at_least(0, 1)
+    (True, False, False, False)
+    """
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
 def get_scale() -> str:
     """The preset in force: ``BLTLIB_SCALE`` if set, else ``ci`` under ``CI=true``, ``gpu`` with CUDA,
     else ``laptop``."""

@@ -56,7 +56,7 @@ from torch.distributed.checkpoint.state_dict import (
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from bltlib.config import get_device
+from bltlib.config import get_device, int_at_least
 
 FORMAT = "bltlib.train/1"  # written in every checkpoint, so a foreign folder is recognised as such
 MODEL_FILE, STATE_FILE, OPTIM_FILE = "model.safetensors", "trainer.json", "optimizer.pt"
@@ -462,9 +462,9 @@ def time_alternately(
     >>> "".join(order)
     'abbaab'
     """
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+    if not int_at_least(rounds, 1):
         raise ValueError(f"rounds must be a positive int, got {rounds!r}")
-    if isinstance(calls, bool) or not isinstance(calls, int) or calls < 1:
+    if not int_at_least(calls, 1):
         raise ValueError(f"calls must be a positive int, got {calls!r}")
     seconds: list[list[float]] = [[] for _ in fns]
     for r in range(rounds):

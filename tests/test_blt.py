@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file, save_model
 from torch.utils.flop_counter import FlopCounterMode
 
+from bltlib import flops
 from bltlib.blt import (
     BLT,
     HASH_PRIMES,
@@ -39,8 +40,9 @@ from bltlib.blt import (
     patches_read_bytes,
     pool_patches,
     save_blt,
+    training_throughput,
 )
-from bltlib.patching import Patcher, patch_ids_from_lengths
+from bltlib.patching import Patcher, patch_ids_from_lengths, patched_windows
 from bltlib.train import CheckpointError, TrainConfig, Trainer
 from bltlib.transformer import IGNORE_INDEX, TransformerLM, attend
 
@@ -851,6 +853,25 @@ def test_the_byte_lm_yardstick_is_the_latent_model_over_bytes():
     assert [getattr(stack, f) for f in shape] == [getattr(latent, f) for f in shape]
     lm = TransformerLM(stack)
     assert lm(torch.zeros(1, config.max_seq_len, dtype=torch.long))[0].shape == (1, config.max_seq_len, 260)
+
+
+def test_training_throughput_counts_each_models_flops_and_times_alternating_rounds():
+    config = tiny_config()
+    corpus = torch.randint(4, 260, (400,))
+    g = torch.Generator().manual_seed(0)
+    batches = [patched_windows(corpus, Patcher("static", patch_size=4), 2, 32, g) for _ in range(2)]
+    ticks = iter(range(1000))
+    run = training_throughput(config, batches, rounds=2, calls=2, warmup=1, clock=lambda: float(next(ticks)))
+    assert run["patch_size"] == 32 / 9  # [BOS], then 8 patches of 4 (the last holds the next byte)
+    blt_flops = flops.training_flops(config.flops_per_byte(32 / 9, 32)["total"]) * 64
+    assert run["BLT"]["flops_per_step"] == pytest.approx(blt_flops)
+    lm = config.byte_lm_stack()
+    dims = flops.Dims(lm.dim, lm.n_layers, lm.ffn_hidden, 32)
+    assert (
+        run["byte transformer"]["flops_per_step"]
+        == flops.training_flops(flops.transformer_flops(dims, 260)) * 64
+    )
+    assert run["BLT"]["seconds"] == run["byte transformer"]["seconds"] == [0.5, 0.5]  # one tick per round
 
 
 def test_flops_per_byte_parts_and_patch_size():

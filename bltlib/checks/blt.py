@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from bltlib.blt import HASH_PRIMES, decoder_patch_ids, encoder_cross_mask, hash_ngram_ids, pool_patches
-from bltlib.checks.core import Case, CheckResult, Idea, Mistake, check, summary
+from bltlib.checks.core import Case, CheckResult, Idea, Mistake, bool_form, check, summary
 from bltlib.data.batching import BYTE_VOCAB, encode_bytes
 from bltlib.patching import Patcher
 from bltlib.transformer import IGNORE_INDEX
@@ -942,14 +942,6 @@ _BOUNDARY_MISTAKES = (
 )
 
 
-def _bool_form(actual: Any, expected: bool) -> Idea | None:
-    if isinstance(actual, torch.Tensor) and actual.numel() == 1:
-        return Idea("return a Python bool", "call bool(...) or .item() on the one-element tensor")
-    if isinstance(actual, bool):
-        return None
-    return Idea("return a Python bool", f"True or False, not a {type(actual).__name__}")
-
-
 def closes_patch(fn: Callable, *, raise_on_fail: bool = True, more: bool = False) -> CheckResult | None:
     """Check ``fn(entropies, threshold) -> bool``: the boundary decision of patch-aware generation.
 
@@ -982,7 +974,7 @@ def closes_patch(fn: Callable, *, raise_on_fail: bool = True, more: bool = False
         compare=lambda actual, expected: isinstance(actual, bool) and actual == expected,
         hint=_BOUNDARY_NEWEST,
         mistakes=_BOUNDARY_MISTAKES,
-        form=_bool_form,
+        form=bool_form,
         more=more,
         lesson="blt",
         raise_on_fail=raise_on_fail,

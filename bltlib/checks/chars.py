@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from bltlib.charaware import CharLSTMEmbedding
-from bltlib.checks.core import Case, CheckResult, Idea, Mistake, check
+from bltlib.checks.core import Case, CheckResult, Idea, Mistake, a_type, bool_form, check
 from bltlib.tasks import CharItem, char_item, wilson_interval
 from bltlib.tasks import antspeak as _antspeak
 from bltlib.tasks import drop as _drop
@@ -63,21 +63,11 @@ class SeededRandom(random.Random):
         return type(self), (self._seed_shown,), self.getstate()
 
 
-def _a(value: Any) -> str:
-    """The type of ``value`` with its article: 'a list', 'an int'.
-
-    >>> _a(1), _a([])
-    ('an int', 'a list')
-    """
-    name = type(value).__name__
-    return ("an " if name[0] in "aeiouAEIOU" else "a ") + name
-
-
 def _item_form(actual: Any, expected: Any) -> Idea | None:
     if isinstance(expected, CharItem) and not isinstance(actual, CharItem):
         return Idea(
             "return a CharItem",
-            f"build CharItem(prompt, answer) (from bltlib.tasks), not {_a(actual)}: fine-tuning "
+            f"build CharItem(prompt, answer) (from bltlib.tasks), not {a_type(actual)}: fine-tuning "
             "and scoring read its two fields",
         )
     return None
@@ -548,7 +538,7 @@ def _same_floats(actual: Any, expected: torch.Tensor) -> bool:
 
 def _embedding_form(actual: Any, expected: torch.Tensor) -> str | None:
     if not isinstance(actual, torch.Tensor):
-        return f"return a torch tensor [N, dim], one row per token, not {_a(actual)}"
+        return f"return a torch tensor [N, dim], one row per token, not {a_type(actual)}"
     if actual.shape != expected.shape:
         return (
             f"the answer has shape {list(actual.shape)}, expected {list(expected.shape)}: one row per token, "
@@ -724,12 +714,6 @@ _EM_MISTAKES = (
 )
 
 
-def _bool_form(actual: Any, expected: bool) -> Idea | None:
-    if isinstance(actual, bool):
-        return None
-    return Idea("return a Python bool", f"True or False, not {_a(actual)}")
-
-
 def exact_match(fn: Callable, *, raise_on_fail: bool = True, more: bool = False) -> CheckResult | None:
     """Check ``fn(prediction, answer) -> bool``: is a decoded continuation the right answer?
 
@@ -765,7 +749,7 @@ def exact_match(fn: Callable, *, raise_on_fail: bool = True, more: bool = False)
         compare=lambda actual, expected: isinstance(actual, bool) and actual == expected,
         hint=_EXACT,
         mistakes=_EM_MISTAKES,
-        form=_bool_form,
+        form=bool_form,
         more=more,
         lesson=LESSON,
         raise_on_fail=raise_on_fail,
@@ -841,10 +825,8 @@ _ANT_MISTAKES = (
 def _str_form(actual: Any, expected: str) -> Idea | None:
     if isinstance(actual, str):
         return None
-    kind = type(actual).__name__
-    return Idea(
-        "return a str", f"one string, not {_a(actual)}" + (" (join the characters)" if kind == "list" else "")
-    )
+    join = " (join the characters)" if isinstance(actual, list) else ""
+    return Idea("return a str", f"one string, not {a_type(actual)}{join}")
 
 
 def antspeak(fn: Callable, *, raise_on_fail: bool = True, more: bool = False) -> CheckResult | None:
@@ -1108,7 +1090,7 @@ def _interval_form(actual: Any, expected: tuple[float, float]) -> Idea | None:
         return None
     if isinstance(actual, list) and len(actual) == 2:
         return Idea("return a tuple", "(lo, hi), a tuple of two floats, not a list")
-    return Idea("return a tuple", f"(lo, hi), a tuple of two floats, not {_a(actual)}")
+    return Idea("return a tuple", f"(lo, hi), a tuple of two floats, not {a_type(actual)}")
 
 
 def wilson(fn: Callable, *, raise_on_fail: bool = True, more: bool = False) -> CheckResult | None:

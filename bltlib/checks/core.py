@@ -110,6 +110,29 @@ def _items(items: list[str], n: int, open_: str, close: str) -> str:
     return f"{open_}{', '.join(shown)}{close} ({n} items)"
 
 
+def a_type(value: Any) -> str:
+    """The type of ``value`` with its article, for hints: 'a list', 'an int'.
+
+    >>> a_type(1), a_type([])
+    ('an int', 'a list')
+    """
+    name = type(value).__name__
+    return ("an " if name[0] in "aeiouAEIOU" else "a ") + name
+
+
+def bool_form(actual: Any, expected: bool) -> Idea | None:
+    """The ``form`` hint of a check whose answer is a Python bool (None when it is one).
+
+    >>> bool_form(1, True).hint
+    'True or False, not an int'
+    """
+    if isinstance(actual, bool):
+        return None
+    if type(actual).__name__ == "Tensor" and actual.numel() == 1:  # torch need not be imported here
+        return Idea("return a Python bool", "call bool(...) or .item() on the one-element tensor")
+    return Idea("return a Python bool", f"True or False, not {a_type(actual)}")
+
+
 def summary(x: Any) -> str:
     """A short readable view of a check's input or answer: a tensor's dtype, shape and a few values, a
     long list's ends and length, a dict's first and last items.
@@ -602,7 +625,9 @@ __all__ = [
     "CheckResult",
     "Idea",
     "Mistake",
+    "a_type",
     "as_idea",
+    "bool_form",
     "check",
     "code_fragments",
     "difference",
