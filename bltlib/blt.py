@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bltlib import flops
+from bltlib.config import int_at_least
 from bltlib.data.batching import BYTE_VOCAB, EOS_ID, OFFSET, consecutive_windows, encode_bytes
 from bltlib.entropy import entropy_from_logits, load_entropy_model
 from bltlib.patching import Patcher, lengths_from_start_mask, mean_patch_size
@@ -126,7 +127,7 @@ def hash_ngram_ids(ids: torch.Tensor, n: int, vocab: int, func: int = 0) -> torc
             f"ids must be an integer torch.Tensor, got {getattr(ids, 'dtype', type(ids).__name__)}"
         )
     for name, value in (("n", n), ("vocab", vocab)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if not int_at_least(value, 1):
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     powers = torch.tensor(_hash_powers(n, func), dtype=torch.long, device=ids.device)
     padded = F.pad(ids.long(), (n - 1, 0))  # zeros (BOE) before the first byte
@@ -181,11 +182,11 @@ class BLTConfig:
         self.ngram_sizes = tuple(self.ngram_sizes)  # JSON round trips give lists
         for name in ("cross_attn_k", "hash_functions", "hash_vocab", "latent_layers"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not int_at_least(value, 1):
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         for name in ("encoder_layers", "decoder_layers"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not int_at_least(value, 1):
                 raise ValueError(f"{name} must be an int >= 1 (cross-attention needs a layer), got {value!r}")
         if not self.ngram_sizes or not all(isinstance(n, int) and n >= 2 for n in self.ngram_sizes):
             raise ValueError(f"ngram_sizes must be ints >= 2, got {self.ngram_sizes!r}")
@@ -855,7 +856,7 @@ class BLT(nn.Module):
         computes within its length. The latent model holds at most ``patch_capacity`` patches.
         """
         ids = self._prompt_ids(prompt)
-        if isinstance(max_new_bytes, bool) or not isinstance(max_new_bytes, int) or max_new_bytes < 0:
+        if not int_at_least(max_new_bytes, 0):
             raise ValueError(f"max_new_bytes must be a non-negative int, got {max_new_bytes!r}")
         check_sampling(temperature, top_k, top_p)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):

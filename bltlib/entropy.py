@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from bltlib.config import int_at_least
 from bltlib.data.batching import BYTE_VOCAB, encode_bytes, random_windows
 from bltlib.train import CheckpointError, TrainConfig, Trainer, load_weights, read_metadata, save_weights
 from bltlib.transformer import TransformerConfig, TransformerLM
@@ -86,7 +87,7 @@ def chunk_spans(n: int, length: int, overlap: int) -> list[tuple[int, int, int]]
     >>> chunk_spans(3, 4, 2)
     [(0, 0, 3)]
     """
-    if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 <= overlap < length:
+    if not int_at_least(overlap, 0) or overlap >= length:
         raise ValueError(f"overlap must be in [0, {length}) for windows of {length} tokens, got {overlap}")
     spans, done, start = [], 0, 0
     while done < n:
@@ -137,7 +138,7 @@ def _score(
     model: TransformerLM, ids: torch.Tensor, batch_size: int, overlap: int | None, progress: bool | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-position entropies ``[R, T]`` and next-token negative log-likelihoods ``[R, T - 1]``."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    if not int_at_least(batch_size, 1):
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     overlap = _default_overlap(model) if overlap is None else overlap
     rows, n = ids.shape

@@ -34,6 +34,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from bltlib.config import int_at_least
+
 ROPE_TYPES = ("default", "linear", "ntk", "dynamic", "yarn", "longrope")
 
 # The keys each rope_type reads (``n_hat`` is bltlib's LongRoPE extra; ``ntk`` is not an HF type).
@@ -335,7 +337,7 @@ def longrope_scaling(
 
 
 def _check_head_dim(head_dim: int) -> None:
-    if not isinstance(head_dim, int) or isinstance(head_dim, bool) or head_dim <= 0:
+    if not int_at_least(head_dim, 1):
         raise ValueError(f"head_dim must be a positive int, got {head_dim!r}")
     if head_dim % 2:
         raise ValueError(f"head_dim must be even, got {head_dim}")
@@ -400,7 +402,7 @@ def _check_scaling(scaling: dict, head_dim: int) -> str:
         raise ValueError(f"factor must be a positive number, got {scaling['factor']!r}")
     if rope_type in ("dynamic", "yarn", "longrope"):
         original = scaling.get("original_max_position_embeddings")
-        if not isinstance(original, int) or isinstance(original, bool) or original <= 0:
+        if not int_at_least(original, 1):
             raise ValueError(
                 f"rope_type {rope_type!r} needs original_max_position_embeddings (the training length) "
                 f"as a positive int, got {original!r} (for an HF config's rope_parameters, pass "
@@ -416,7 +418,7 @@ def _check_scaling(scaling: dict, head_dim: int) -> str:
             if any(not v > 0 for v in values):
                 raise ValueError(f"{key} must be positive, got {list(values)}")
         n_hat = scaling.get("n_hat", 0)
-        if not isinstance(n_hat, int) or isinstance(n_hat, bool) or n_hat < 0:
+        if not int_at_least(n_hat, 0):
             raise ValueError(f"n_hat must be a non-negative int, got {n_hat!r}")
     return rope_type
 
@@ -440,7 +442,7 @@ class RotaryCache(nn.Module):
         self, head_dim: int, max_seq_len: int, base: float | None = None, scaling: dict | None = None
     ) -> None:
         super().__init__()
-        if not isinstance(max_seq_len, int) or isinstance(max_seq_len, bool) or max_seq_len <= 0:
+        if not int_at_least(max_seq_len, 1):
             raise ValueError(f"max_seq_len must be a positive int, got {max_seq_len!r}")
         base = resolve_base(base, scaling)
         self.head_dim, self.max_seq_len, self.base = head_dim, max_seq_len, base

@@ -108,7 +108,7 @@ class TrainConfig:
         self.betas = tuple(self.betas)  # JSON round trips give lists
         for name in ("steps", "warmup", "batch_size", "eval_every", "eval_batches", "ckpt_every"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            if not int_at_least(value, 0):
                 raise ValueError(f"{name} must be a non-negative int, got {value!r}")
         for name in ("lr", "weight_decay", "grad_clip"):
             value = getattr(self, name)

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bltlib.config import int_at_least
 from bltlib.rope import RotaryCache, apply_rotary, rope_parameters
 
 if TYPE_CHECKING:  # imported where flex attention runs, not at import time
@@ -63,7 +64,7 @@ class TransformerConfig:
     def __post_init__(self) -> None:
         for name in ("vocab_size", "dim", "n_layers", "n_heads", "max_seq_len"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            if not int_at_least(value, 1):
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if self.dim % self.n_heads:
             raise ValueError(f"dim {self.dim} is not divisible by n_heads {self.n_heads}")
@@ -81,7 +82,7 @@ class TransformerConfig:
             raise ValueError(f"ffn_mult must be positive, got {self.ffn_mult}")
         for name in ("n_kv_heads", "ffn_dim"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+            if value is not None and not int_at_least(value, 1):
                 raise ValueError(f"{name} must be a positive int or None, got {value!r}")
         if self.n_heads % self.kv_heads:
             raise ValueError(f"n_heads {self.n_heads} is not a multiple of n_kv_heads {self.kv_heads}")
@@ -445,7 +446,7 @@ def check_sampling(temperature: float, top_k: int | None = None, top_p: float | 
     """A clear error for sampling settings that mean nothing (see :func:`sample_next`)."""
     if isinstance(temperature, bool) or not isinstance(temperature, int | float) or temperature < 0:
         raise ValueError(f"temperature must be a number >= 0 (0 = greedy), got {temperature!r}")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+    if top_k is not None and not int_at_least(top_k, 1):
         raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
     if top_p is not None and (
         isinstance(top_p, bool) or not isinstance(top_p, int | float) or not 0 < top_p <= 1

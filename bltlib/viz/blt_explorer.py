@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from bltlib import blt, patching
+from bltlib.config import int_at_least
 from bltlib.data import BYTE_VOCAB, encode_bytes
 from bltlib.viz.bpe_stepper import PALETTE
 
@@ -255,7 +256,7 @@ def explore(
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     if scheme not in SCHEMES:
         raise ValueError(f"unknown scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    if not int_at_least(k, 1):
         raise ValueError(f"k (query slots per patch) must be a positive int, got {k!r}")
     shown = shown_text(text, max_bytes)
     if not shown:
@@ -301,7 +302,7 @@ def explore(
 
     if position is None:
         position = t_len // 2
-    if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position < t_len:
+    if not int_at_least(position, 0) or position >= t_len:
         raise ValueError(f"position must be an int in [0, {t_len}) (0 is BOS), got {position!r}")
     hashes = []
     for n in ngram_sizes:

@@ -36,6 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypedDict
 
+from bltlib.config import int_at_least
 from bltlib.tasks.chars import ANSWER_CUE, CHAR_TASKS, CharItem, char_item, task_applies
 from bltlib.tasks.scoring import exact_match, normalise_answer
 from bltlib.viz.blt_explorer import CONTINUATION
@@ -336,7 +337,7 @@ def _check_sizes(vocab_sizes: Sequence[int]) -> list[int]:
     if isinstance(vocab_sizes, str) or not isinstance(vocab_sizes, Sequence) or not vocab_sizes:
         raise ValueError("vocab_sizes must be a non-empty list of ints")
     for v in vocab_sizes:
-        if isinstance(v, bool) or not isinstance(v, int) or v < 256:
+        if not int_at_least(v, 256):
             raise ValueError(f"every vocab size must be an int >= 256 (the byte tokens), got {v!r}")
     return sorted(set(vocab_sizes))
 

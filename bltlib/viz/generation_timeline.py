@@ -47,6 +47,7 @@ import html
 import math
 from typing import TYPE_CHECKING
 
+from bltlib.config import int_at_least
 from bltlib.viz.blt_explorer import byte_labels
 
 if TYPE_CHECKING:
@@ -227,7 +228,7 @@ def timeline_data(g: Generation, show_prompt_bytes: int = 24, threshold: object 
     ``threshold`` (nats, a Patcher, or a model with one) is only recorded: the latent steps come from
     ``g.latent_positions``, the patches from ``g.patch_lengths``.
     """
-    if isinstance(show_prompt_bytes, bool) or not isinstance(show_prompt_bytes, int) or show_prompt_bytes < 0:
+    if not int_at_least(show_prompt_bytes, 0):
         raise ValueError(f"show_prompt_bytes must be a non-negative int, got {show_prompt_bytes!r}")
     n = _check_generation(g)
     n_prompt = 1 + len(g.prompt)
