@@ -21,6 +21,7 @@ REQUIRED = {
     "jupyterlab": "4.2",
     "tqdm": "4.66",
     "safetensors": "0.4",
+    "transformers": "5.23",
 }
 
 

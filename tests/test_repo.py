@@ -86,3 +86,16 @@ def test_the_code_is_ruff_clean():
     for command in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
         result = subprocess.run([str(ruff), *command], cwd=ROOT, capture_output=True, text=True)
         assert result.returncode == 0, f"ruff {' '.join(command)}:\n{result.stdout}{result.stderr}"
+
+
+def test_the_start_here_check_asks_for_the_runtime_dependencies():
+    # Lesson 0's environment check and pyproject's runtime dependencies name the same minimum versions.
+    from bltlib import envcheck
+
+    wanted = {}
+    for requirement in _pyproject()["project"]["dependencies"]:
+        parsed = Requirement(requirement)
+        (spec,) = parsed.specifier
+        assert spec.operator == ">=", requirement
+        wanted[_name(parsed.name)] = spec.version
+    assert {_name(name): minimum for name, minimum in envcheck.REQUIRED.items()} == wanted
