@@ -1,16 +1,22 @@
 """Lesson 4's checks pass correct answers, however written, and name the idea behind each typical mistake
 without ever printing a line of the solution."""
 
+import json
 import math
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from bltlib import blt
 from bltlib.checks import blt as checks
+from bltlib.checks.core import code_fragments, gives_away, markdown_cells, notebook_solutions
 from bltlib.transformer import IGNORE_INDEX
 from tests.check_messages import assert_names_the_mistake, code_lines
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "solutions" / "04_blt.ipynb"
 
 # ------------------------------------------------------------------ correct answers, as a learner writes them
 
@@ -63,6 +69,19 @@ def decoder_ids_loop(patch_lengths, T):
                     out[b, pos] = j
                     pos += 1
     return out
+
+
+def encoder_ids_loop(patch_lengths, T):
+    out = torch.zeros(patch_lengths.shape[0], T, dtype=torch.long)
+    for b, lengths in enumerate(patch_lengths.tolist()):
+        owners = [j for j, length in enumerate(lengths) for _ in range(length)]
+        out[b] = torch.tensor(owners[:T])
+    return out
+
+
+def encoder_ids_repeat(patch_lengths, T):
+    rows = [torch.repeat_interleave(torch.arange(len(row)), row)[:T] for row in patch_lengths]
+    return torch.stack(rows)
 
 
 def bpb_cross_entropy(logits, targets):
@@ -188,6 +207,11 @@ def mask_without_k(patch_ids, n_patches, k):
     return encoder_mask_loop(patch_ids, n_patches, 1)
 
 
+def mask_divides_by_patches(patch_ids, n_patches, k):
+    slots = torch.arange(n_patches * k) // n_patches
+    return patch_ids[:, None, :] == slots[None, :, None]
+
+
 def mask_as_ints(patch_ids, n_patches, k):
     return encoder_mask_loop(patch_ids, n_patches, k).long()
 
@@ -213,10 +237,68 @@ def decoder_skips_empty(patch_lengths, T):
     return out
 
 
+def decoder_strict_cumsum(patch_lengths, T):
+    # The encoder's patch ends, compared strictly: a shift by one byte where one patch is meant.
+    ends = patch_lengths.cumsum(-1)
+    return (ends[:, None, :] < torch.arange(T)[None, :, None]).sum(-1)
+
+
+def decoder_strict_after_bos(patch_lengths, T):
+    # The decoder's patch ends (after the BOS patch), compared strictly: the last byte of a patch is late.
+    ends = patch_lengths[:, 1:].cumsum(-1)
+    return (ends[:, None, :] < torch.arange(T)[None, :, None]).sum(-1)
+
+
 def decoder_one_long_row(patch_lengths, T):
     lengths = patch_lengths[:, 1:].reshape(-1)
     ids = torch.repeat_interleave(torch.arange(len(lengths)), lengths)
     return ids.reshape(patch_lengths.shape[0], T)
+
+
+def encoder_uncut(patch_lengths, T):
+    # One id per token, T + 1 of them: the next byte's too.
+    return torch.stack([torch.repeat_interleave(torch.arange(len(row)), row) for row in patch_lengths])
+
+
+def encoder_with_decoder_shift(patch_lengths, T):
+    return blt.decoder_patch_ids(patch_lengths, T)
+
+
+def encoder_skips_empty(patch_lengths, T):
+    rows = []
+    for row in patch_lengths.tolist():
+        kept = torch.tensor([x for x in row if x > 0])
+        rows.append(torch.repeat_interleave(torch.arange(len(kept)), kept)[:T])
+    return torch.stack(rows)
+
+
+def encoder_strict(patch_lengths, T):
+    ends = patch_lengths.cumsum(-1)
+    return (ends[:, None, :] < torch.arange(T)[None, :, None]).sum(-1)
+
+
+def encoder_one_long_row(patch_lengths, T):
+    flat = patch_lengths.reshape(-1)
+    ids = torch.repeat_interleave(torch.arange(len(flat)), flat)
+    return ids.reshape(patch_lengths.shape[0], -1)[:, :T]
+
+
+def encoder_first_row_only(patch_lengths, T):
+    row = torch.repeat_interleave(torch.arange(patch_lengths.shape[1]), patch_lengths[0])[:T]
+    return row.expand(patch_lengths.shape[0], T)
+
+
+def encoder_forgets_return(patch_lengths, T):
+    encoder_ids_repeat(patch_lengths, T)
+
+
+def bpb_3d_cross_entropy(logits, targets):
+    # cross_entropy on [B, T, 260]: it reads dim 1 (the positions) as the classes.
+    return F.cross_entropy(logits, targets, reduction="sum").item() / math.log(2) / targets.numel()
+
+
+def bpb_flattens_only_logits(logits, targets):
+    return F.cross_entropy(logits.reshape(-1, 260), targets).item() / math.log(2)
 
 
 def bpb_nats(logits, targets):
@@ -298,6 +380,15 @@ def closes_on_average(entropies, threshold):
     return len(entropies) == 1 or sum(entropies[1:]) / (len(entropies) - 1) > threshold
 
 
+def closes_forces_two(entropies, threshold):
+    # The reviewer's answer: the first two entropies treated as forced.
+    return len(entropies) <= 2 or entropies[-1] > threshold
+
+
+def closes_numpy(entropies, threshold):
+    return len(entropies) == 1 or np.array(entropies)[-1] > threshold
+
+
 def closes_tensor(entropies, threshold):
     return torch.tensor(len(entropies) == 1 or entropies[-1] > threshold)
 
@@ -307,9 +398,18 @@ SOLUTIONS = {
     "pool": [blt.pool_patches, pool_loop],
     "encoder_mask": [blt.encoder_cross_mask, encoder_mask_loop],
     "decoder_ids": [blt.decoder_patch_ids, blt.patch_ids, decoder_ids_loop],
+    "encoder_ids": [blt.patch_ids, encoder_ids_loop, encoder_ids_repeat],
     "bits_per_byte": [checks.reference_bits_per_byte, bpb_loop],
     "closes_patch": [checks.reference_closes_patch, closes_loop],
 }
+NOTEBOOK_SOLUTIONS = notebook_solutions(NOTEBOOK)  # the solution cells, by the function each defines
+
+
+def _fragments(name):
+    """What no message may show: the solution cell's code and the long lines of the functions above."""
+    return code_fragments(NOTEBOOK_SOLUTIONS[name]) | set().union(
+        *(code_fragments(s) for s in SOLUTIONS[name] if s.__module__ == __name__)
+    )
 
 
 # ------------------------------------------------------------------ tests
@@ -326,6 +426,9 @@ SOLUTIONS = {
         (checks.encoder_mask, encoder_mask_loop),
         (checks.decoder_ids, blt.decoder_patch_ids),
         (checks.decoder_ids, decoder_ids_loop),
+        (checks.encoder_ids, blt.patch_ids),
+        (checks.encoder_ids, encoder_ids_loop),
+        (checks.encoder_ids, encoder_ids_repeat),
         (checks.bits_per_byte, checks.reference_bits_per_byte),
         (checks.bits_per_byte, bpb_cross_entropy),
         (checks.bits_per_byte, bpb_loop),
@@ -369,11 +472,21 @@ MISTAKES = [
     (checks.encoder_mask, mask_transposed, "k = 1", "orientation"),
     (checks.encoder_mask, mask_without_k, "k = 2", "k query slots per patch"),
     (checks.encoder_mask, mask_as_ints, "k = 1", "bool tensor"),
+    (checks.encoder_mask, mask_divides_by_patches, "k = 1", "not by the number of patches"),
     (checks.decoder_ids, decoder_no_shift, "BOS, then", "one-patch shift"),
     (checks.decoder_ids, decoder_reads_next_patch, "BOS, then", "towards the PAST"),
     (checks.decoder_ids, decoder_own_byte, "BOS, then", "byte t + 1"),
     (checks.decoder_ids, decoder_skips_empty, "zero-length patch in the middle", "zero-length patch still"),
     (checks.decoder_ids, decoder_one_long_row, "two rows", "each row is its own sequence"),
+    (checks.decoder_ids, decoder_strict_cumsum, "BOS, then", "one PATCH back, not one byte"),
+    (checks.decoder_ids, decoder_strict_after_bos, "BOS, then", "LAST byte of a patch"),
+    (checks.encoder_ids, encoder_uncut, "[BOS], then", "T positions, not T + 1"),
+    (checks.encoder_ids, encoder_with_decoder_shift, "[BOS], then", "no shift in the encoder"),
+    (checks.encoder_ids, encoder_skips_empty, "empty patch", "keeps its index"),
+    (checks.encoder_ids, encoder_strict, "[BOS], then", "ends where the next begins"),
+    (checks.encoder_ids, encoder_one_long_row, "two rows", "each row is its own sequence"),
+    (checks.encoder_ids, encoder_first_row_only, "two rows", "not the first row's"),
+    (checks.encoder_ids, encoder_forgets_return, "[BOS], then", "not None"),
     (checks.bits_per_byte, bpb_nats, "uniform", "bits, not nats"),
     (checks.bits_per_byte, bpb_log10, "uniform", "log base 2"),
     (checks.bits_per_byte, bpb_log2_twice, "uniform", "ONCE"),
@@ -385,11 +498,15 @@ MISTAKES = [
     (checks.bits_per_byte, bpb_drops_specials, "EOS and BOS", "count as bytes"),
     (checks.bits_per_byte, bpb_shifted, "random logits", "already aligned"),
     (checks.bits_per_byte, bpb_tensor, "uniform", ".item()"),
+    (checks.bits_per_byte, bpb_3d_cross_entropy, "uniform", "classes on dim 1"),
+    (checks.bits_per_byte, bpb_flattens_only_logits, "uniform", "merge the batch and position axes of BOTH"),
     (checks.closes_patch, closes_previous, "spike at the newest", "NEWEST entropy"),
     (checks.closes_patch, closes_unforced, "only [BOS]", "patch of its own"),
     (checks.closes_patch, closes_at_or_above, "equals the threshold", "GREATER"),
     (checks.closes_patch, closes_on_average, "one byte earlier", "not an average"),
     (checks.closes_patch, closes_tensor, "spike at the newest", "Python bool"),
+    (checks.closes_patch, closes_forces_two, "one byte read", "only tokens 0 and 1 are forced"),
+    (checks.closes_patch, closes_numpy, "spike at the newest", "not a numpy.bool"),
 ]
 
 
@@ -397,12 +514,50 @@ MISTAKES = [
     ("check", "wrong", "case", "concept"), MISTAKES, ids=[wrong.__name__ for _, wrong, _, _ in MISTAKES]
 )
 def test_each_mistake_is_named_and_no_solution_line_is_shown(check, wrong, case, concept):
-    message, _, _ = assert_names_the_mistake(check, wrong, case, concept, lesson="blt", more=False)
+    message, longer, _ = assert_names_the_mistake(check, wrong, case, concept, lesson="blt", more=False)
     assert len(message) < 800, (len(message), message)
     assert all(len(line) <= 200 for line in message.splitlines()[1:]), message
     for solution in SOLUTIONS[check.__name__]:
         for line in code_lines(solution):
             assert line not in message, (line, message)
+    fragments = _fragments(check.__name__)
+    for text in (message, longer):
+        assert not gives_away(text, fragments), gives_away(text, fragments)
+
+
+def test_the_notebook_has_a_solution_for_every_check():
+    assert set(NOTEBOOK_SOLUTIONS) == set(SOLUTIONS)
+    for name, source in NOTEBOOK_SOLUTIONS.items():  # and each passes its check
+        namespace = {"torch": torch, "F": F, "math": math, "IGNORE_INDEX": IGNORE_INDEX}
+        exec(source, namespace)
+        assert getattr(checks, name)(namespace[name], raise_on_fail=False).passed
+
+
+def test_the_exercise_markdown_gives_no_solution_away():
+    fragments = set().union(*(_fragments(name) for name in SOLUTIONS))
+    for text in markdown_cells(NOTEBOOK):
+        assert not gives_away(text, fragments), gives_away(text, fragments)
+
+
+def test_the_exercise_checks_encoder_ids_with_the_lessons_check():
+    # No check written in the notebook: the lesson's, with its mistakes and its second level of help.
+    for path in (NOTEBOOK, NOTEBOOK.parent.parent / "exercises" / NOTEBOOK.name):
+        cells = {c["id"]: "".join(c["source"]) for c in json.loads(path.read_text(encoding="utf-8"))["cells"]}
+        assert cells["cell-19"] == "checks.blt.encoder_ids(encoder_ids)", path
+        assert (
+            "checks.blt.encoder_ids" in cells["cell-17"]
+            and "written in this notebook" not in cells["cell-17"]
+        )
+
+
+def test_the_overflow_hint_is_true_of_the_primes_it_names():
+    # The learner has just passed n = 3 with 1000000007 (its square fits in int64): the hint must say
+    # exactly which powers do not fit.
+    message = checks.hash_ids(hash_powers_from_python, raise_on_fail=False).message
+    assert "k >= 2" not in message and "1000000007**2 still fits" in message
+    assert 1000000007**2 < 2**63 and all(p**3 >= 2**63 for p in blt.HASH_PRIMES)
+    assert round(math.isqrt(2**63) / 1e9, 2) == 3.04 and "3.04 * 10**9" in message
+    assert all((p**2 >= 2**63) == (p > 3.04e9) for p in blt.HASH_PRIMES)
 
 
 def test_a_hint_belongs_to_the_mistake_not_to_the_case():
@@ -444,12 +599,17 @@ def test_the_stub_and_crashes_are_explained():
         checks.pool,
         checks.encoder_mask,
         checks.decoder_ids,
+        checks.encoder_ids,
         checks.bits_per_byte,
+        checks.closes_patch,
     ):
         result = check(stub, raise_on_fail=False)
         assert not result.passed and "YOUR CODE HERE" in result.message
     result = checks.pool(lambda h, ids, n: h.max(), raise_on_fail=False)
     assert "shape []," in result.message and "[B, n_patches, D]" in result.message
+    result = checks.pool(lambda h, ids, n: None, raise_on_fail=False)  # a forgotten return
+    assert "not None" in result.message and "NoneType" not in result.message
+    assert "types:    got None, expected a torch.Tensor" in result.message
     result = checks.bits_per_byte([], raise_on_fail=False)
     assert "expected a function" in result.message
 

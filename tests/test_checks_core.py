@@ -1,10 +1,12 @@
 """The check machinery: pass messages, failures that explain themselves, the diagnosis by known mistakes,
 the two levels of help, short summaries, and the test that no help shows a solution's code."""
 
+import json
+
 import pytest
 
 from bltlib.checks import Case, CheckFailed, Idea, Mistake, run_cases, summary
-from bltlib.checks.core import code_fragments, difference, gives_away
+from bltlib.checks.core import a_type, bool_form, code_fragments, difference, gives_away
 
 CASES = [Case((2,), 4, label="small"), Case((5,), 10, hint="multiply, don't add")]
 
@@ -38,6 +40,16 @@ def test_an_exception_in_the_learners_code_is_reported_not_raised():
     assert "IndexError" in result.message and "return [][x]" in result.message
 
 
+def test_an_exception_raised_inside_a_library_points_at_the_learners_line():
+    # json (like torch) raises deep inside itself: the line to show is the learner's call, not json's.
+    def parse(x):
+        return json.loads("{" * x)
+
+    result = run_cases("parse", parse, [Case((2,), {})], raise_on_fail=False)
+    raised = next(line for line in result.message.splitlines() if line.startswith("  raised:"))
+    assert 'return json.loads("{" * x))' in raised, raised
+
+
 def test_a_stub_says_to_write_code():
     def stub(x):
         raise NotImplementedError()
@@ -48,12 +60,44 @@ def test_a_stub_says_to_write_code():
 
 def test_a_wrong_type_is_pointed_out():
     result = run_cases("double", lambda x: float(2 * x), CASES, raise_on_fail=False)
-    assert "got a float, expected a int" in result.message
+    assert "types:    got a float, expected an int" in result.message
+
+
+def test_the_types_line_names_none_and_exceptions_as_a_learner_writes_them():
+    # A function that forgot its return gives None, not "a NoneType"; an exception object is "an ...".
+    result = run_cases("double", lambda x: None, CASES, raise_on_fail=False)
+    assert "types:    got None, expected an int" in result.message
+    result = run_cases("double", lambda x: AssertionError(), CASES, raise_on_fail=False)
+    assert "types:    got an AssertionError, expected an int" in result.message
+
+
+def test_types_from_other_libraries_are_qualified():
+    np = pytest.importorskip("numpy")
+    torch = pytest.importorskip("torch")
+    assert a_type(None) == "None" and a_type(3) == "an int" and a_type([]) == "a list"
+    assert a_type(np.bool_(True)) in ("a numpy.bool", "a numpy.bool_")  # numpy 2 / numpy 1
+    assert a_type(np.zeros(2)) == "a numpy.ndarray" and a_type(torch.zeros(2)) == "a torch.Tensor"
+    assert a_type(torch.nn.Linear(2, 2)) == "a torch.nn.Linear"  # where it is exported, not defined
+    # numpy's bool equals True and prints as True: the types line must still tell it from Python's.
+    result = run_cases("is_even", lambda x: np.bool_(x % 2 == 0), [Case((2,), True)], raise_on_fail=False)
+    assert "types:    got a numpy.bool" in result.message and "expected a bool" in result.message
+
+
+def test_bool_form_says_which_bool_it_got():
+    np = pytest.importorskip("numpy")
+    torch = pytest.importorskip("torch")
+    hint = bool_form(np.bool_(True), True).hint
+    assert hint.startswith("True or False, not a numpy.bool") and "bool(...)" in hint
+    assert bool_form(torch.tensor(True), True).hint == "call bool(...) or .item() on the one-element tensor"
+    assert bool_form(torch.tensor([True, False]), True).hint == "True or False, not a torch.Tensor"
+    assert bool_form(None, True).hint == "True or False, not None"
+    assert bool_form(False, True) is None
 
 
 def test_not_a_function():
     result = run_cases("double", 42, CASES, raise_on_fail=False)
-    assert not result.passed and "expected a function, got int" in result.message
+    assert not result.passed and "expected a function, got an int" in result.message
+    assert "expected a function, got None." in run_cases("double", None, CASES, raise_on_fail=False).message
 
 
 def test_inputs_are_copied_so_mutation_cannot_leak_between_cases():
@@ -109,7 +153,7 @@ def test_known_exceptions_and_forms_have_their_ideas():
     assert result.idea is crash and "raised:   TypeError" in result.message
     shape = Idea("a number", "return an int")
     result = run_cases("double", lambda x: [x, x], DOUBLE, form=lambda a, e: shape, raise_on_fail=False)
-    assert result.idea is shape and "types:    got a list, expected a int" in result.message
+    assert result.idea is shape and "types:    got a list, expected an int" in result.message
 
 
 def test_the_second_level_adds_the_explanation_and_every_verdict_and_the_first_points_to_it():

@@ -37,8 +37,15 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from bltlib.blt import HASH_PRIMES, decoder_patch_ids, encoder_cross_mask, hash_ngram_ids, pool_patches
-from bltlib.checks.core import Case, CheckResult, Idea, Mistake, bool_form, check, summary
+from bltlib.blt import (
+    HASH_PRIMES,
+    decoder_patch_ids,
+    encoder_cross_mask,
+    hash_ngram_ids,
+    patch_ids,
+    pool_patches,
+)
+from bltlib.checks.core import Case, CheckResult, Idea, Mistake, a_type, bool_form, check, summary
 from bltlib.data.batching import BYTE_VOCAB, encode_bytes
 from bltlib.patching import Patcher
 from bltlib.transformer import IGNORE_INDEX
@@ -49,7 +56,7 @@ from bltlib.transformer import IGNORE_INDEX
 def _tensor_form(actual: Any, expected: torch.Tensor, kind: str) -> str | None:
     """What is wrong with the answer's type, dtype or shape, if anything (``kind``: what it should be)."""
     if not isinstance(actual, torch.Tensor):
-        return f"return a torch tensor ({kind}), not a {type(actual).__name__}"
+        return f"return a torch tensor ({kind}), not {a_type(actual)}"
     if expected.dtype == torch.bool and actual.dtype != torch.bool:
         return f"return a bool tensor (True = may attend), not {str(actual.dtype).removeprefix('torch.')}"
     if not expected.is_floating_point() and actual.is_floating_point():
@@ -204,10 +211,13 @@ _HASH_MISTAKES = (
 )
 _HASH_OVERFLOW = Idea(
     "int64 wraparound",
-    "int64 cannot hold prime**k as a number once k >= 2 (it is past 2**63), so it cannot be turned into a "
-    "tensor; the official hash lets int64 arithmetic wrap around instead: build the powers (or the sum) by "
-    "multiplying int64 tensors step by step, where overflow wraps silently",
-    more=_HASH_WRAP.more,
+    "an int64 tensor cannot hold a number past 2**63 (about 9.2 * 10**18), such as prime**3 for every "
+    "official prime, or prime**2 for the primes above 3.04 * 10**9 (1000000007**2 still fits). Let int64 "
+    "arithmetic wrap around instead: multiply int64 tensors step by step",
+    more="A Python int such as prime**k is exact however large; a tensor of int64 holds only numbers in "
+    "[-2**63, 2**63). 1000000007**2 is about 1.0 * 10**18 and fits, 5915587277**2 is about 3.5 * 10**19 "
+    "and does not, so a list of powers becomes a tensor for some primes and n, and fails for others. "
+    + _HASH_WRAP.more,
 )
 
 
@@ -507,6 +517,18 @@ _MASK_MISTAKES = (
             more=_MASK_EXAMPLE,
         ),
     ),
+    Mistake(
+        lambda ids, n, k: ids[:, None, :] == (torch.arange(n * k) // n)[None, :, None],
+        Idea(
+            "the patch of a slot",
+            "slot s belongs to patch s // k: divide the slot's index by k, the number of query slots PER "
+            "PATCH, not by the number of patches (with k = 1 that puts every slot in patch 0)",
+            more="With 3 patches and k = 2 there are 6 slots: slots 0 and 1 belong to patch 0, slots 2 and 3 "
+            "to patch 1, slots 4 and 5 to patch 2 (the slot's index divided by 2, rounded down). Dividing by "
+            "the number of patches, 3, gives patches 0, 0, 0, 1, 1, 1: patch 2 gets no slot at all. With "
+            "k = 1 each slot s is patch s itself.",
+        ),
+    ),
 )
 
 
@@ -582,12 +604,29 @@ _DECODER_EXAMPLE = (
 _SHIFT = Idea(
     "the one-patch shift",
     "position t predicts byte t + 1, and a byte of patch j + 1 may use only the latent output of patch j; "
-    "reading its own patch's output (the encoder's ids) would show the model the very bytes it has to "
-    "predict",
+    "the output of the patch that holds byte t + 1 was computed from that very byte, so no position may "
+    "read it",
     more=_DECODER_EXAMPLE,
 )
+
+
+def _one_byte_late(lengths: torch.Tensor, n: int) -> torch.Tensor:
+    """The encoder's ids moved one position later: position t gets the patch of byte t - 1."""
+    ids = _encoder_ids(lengths, n)
+    return torch.cat([torch.zeros_like(ids[:, :1]), ids[:, :-1]], dim=1)
+
+
 _DECODER_MISTAKES = (
-    Mistake(lambda lengths, n: _encoder_ids(lengths, n), _SHIFT),
+    Mistake(
+        lambda lengths, n: _encoder_ids(lengths, n),
+        Idea(
+            "the one-patch shift",
+            "yours are the encoder's ids (the patch holding byte t). Position t predicts byte t + 1, and a "
+            "byte of patch j + 1 may use only the latent output of patch j: reading its own patch's output "
+            "would show the model the very bytes it has to predict",
+            more=_DECODER_EXAMPLE,
+        ),
+    ),
     Mistake(
         lambda lengths, n: decoder_patch_ids(lengths, n) + 1,
         Idea(
@@ -627,7 +666,60 @@ _DECODER_MISTAKES = (
             more=_DECODER_EXAMPLE,
         ),
     ),
+    Mistake(
+        _one_byte_late,
+        Idea(
+            "one PATCH back, not one byte",
+            "yours gives position t the patch of byte t - 1 (the encoder's ids moved one position later), so "
+            "inside a patch a position reads that patch's own output, computed from the byte it has to "
+            "predict. The shift is a whole patch: position t reads the output of the patch just BEFORE the "
+            "one that holds byte t + 1",
+            more=_DECODER_EXAMPLE
+            + " This mistake gives [0, 0, 1, 1, 1] here: position 2 predicts byte 3, which is in A, "
+            "and reads A's own output. Counting the patch ends strictly before t, where the ends at or "
+            "before t are meant, moves the boundaries by one byte instead of one patch.",
+        ),
+    ),
 )
+
+
+_LENGTHS = ("patch_lengths", "T")  # the arguments of decoder_ids and encoder_ids
+_TWO_ROWS_13 = ([[1, 4, 4, 2, 3, 0, 0], [1, 2, 2, 2, 2, 2, 3]], 13, "two rows of 13 bytes, 5 and 7 patches")
+
+
+def _lengths_check(
+    name: str,
+    fn: Callable,
+    reference: Callable,
+    cases: list[tuple],
+    *,
+    hint: Idea,
+    mistakes: tuple[Mistake, ...],
+    kind: str,
+    more: bool,
+    raise_on_fail: bool,
+) -> CheckResult | None:
+    """A check of ``fn(patch_lengths, T) -> ids [B, T]`` (:func:`decoder_ids`, :func:`encoder_ids`): each
+    case is ``(lengths, T, label)`` or ``(lengths, T, label, hint)``, answered by ``reference``."""
+    built = []
+    for lengths, n, label, *own in cases:
+        lengths_t = torch.tensor(lengths)
+        expected = reference(lengths_t, n)
+        built.append(
+            Case((lengths_t, n), expected, label=label, hint=own[0] if own else hint, names=_LENGTHS)
+        )
+    return check(
+        name,
+        fn,
+        built,
+        compare=_same_ints,
+        hint=hint,
+        mistakes=mistakes,
+        form=lambda a, e: _tensor_form(a, e, kind),
+        more=more,
+        lesson="blt",
+        raise_on_fail=raise_on_fail,
+    )
 
 
 def decoder_ids(fn: Callable, *, raise_on_fail: bool = True, more: bool = False) -> CheckResult | None:
@@ -642,34 +734,23 @@ def decoder_ids(fn: Callable, *, raise_on_fail: bool = True, more: bool = False)
     >>> decoder_ids(decoder_patch_ids)
     ✓ decoder_ids: all 6 cases pass
     """
-    names = ("patch_lengths", "T")
-
-    def case(lengths: list, n: int, label: str, hint: Idea = _SHIFT) -> Case:
-        lengths_t = torch.tensor(lengths)
-        return Case((lengths_t, n), decoder_patch_ids(lengths_t, n), label=label, hint=hint, names=names)
-
     cases = [
-        case([[1, 3, 2]], 5, "BOS, then patches of 3 and 2 bytes"),
-        case([[1, 2, 2, 1]], 5, "four patches", _DECODER_MISTAKES[2].idea),
-        case([[1, 1, 1, 1]], 3, "one byte per patch"),
-        case([[1, 3, 2, 0], [1, 1, 2, 2]], 5, "two rows; row 0 padded with a zero-length patch"),
-        case([[1, 2, 0, 3]], 5, "a zero-length patch in the middle", _DECODER_MISTAKES[3].idea),
-        case(
-            [[1, 4, 4, 2, 3, 0, 0], [1, 2, 2, 2, 2, 2, 3]],
-            13,
-            "two rows of 13 bytes, 5 and 7 patches",
-        ),
+        ([[1, 3, 2]], 5, "BOS, then patches of 3 and 2 bytes"),
+        ([[1, 2, 2, 1]], 5, "four patches", _DECODER_MISTAKES[2].idea),
+        ([[1, 1, 1, 1]], 3, "one byte per patch"),
+        ([[1, 3, 2, 0], [1, 1, 2, 2]], 5, "two rows; row 0 padded with a zero-length patch"),
+        ([[1, 2, 0, 3]], 5, "a zero-length patch in the middle", _DECODER_MISTAKES[3].idea),
+        _TWO_ROWS_13,
     ]
-    return check(
+    return _lengths_check(
         "decoder_ids",
         fn,
+        decoder_patch_ids,
         cases,
-        compare=_same_ints,
         hint=_SHIFT,
         mistakes=_DECODER_MISTAKES,
-        form=lambda a, e: _tensor_form(a, e, "one latent index per byte position, [B, T]"),
+        kind="one latent index per byte position, [B, T]",
         more=more,
-        lesson="blt",
         raise_on_fail=raise_on_fail,
     )
 
@@ -806,6 +887,28 @@ _BPB_MISTAKES = (
 )
 
 
+_BPB_FLAT_EXAMPLE = (
+    "For logits [2, 4, 260] and targets [2, 4]: the 8 predictions become the 8 rows of a [8, 260] input, "
+    "each with its 260 class scores, and the targets the 8 class ids [8] in the same order (row 0's 4 "
+    "positions, then row 1's), so that row i of the logits predicts target i. (Moving the classes to dim "
+    "1, [B, 260, T] with targets [B, T], is the other layout cross_entropy accepts.)"
+)
+_BPB_CLASSES = Idea(
+    "classes on dim 1",
+    "F.cross_entropy reads dim 1 of its input as the classes: given logits [B, T, 260] it takes the T "
+    "positions for classes and wants targets [B, 260]. Merge the batch and position axes of both, the "
+    "logits into [N, 260] and the targets into [N] (N = B * T)",
+    more=_BPB_FLAT_EXAMPLE,
+)
+_BPB_FLAT_BOTH = Idea(
+    "one target per row of logits",
+    "F.cross_entropy pairs row i of logits [N, 260] with entry i of targets [N]: merge the batch and "
+    "position axes of BOTH tensors (N = B * T); flattening only one leaves B * T predictions for B "
+    "targets, or B for B * T",
+    more=_BPB_FLAT_EXAMPLE,
+)
+
+
 def _same_float(actual: Any, expected: float) -> bool:
     return (
         isinstance(actual, int | float)
@@ -824,7 +927,7 @@ def _bpb_form(actual: Any, expected: float) -> Idea | None:
         )
     if isinstance(actual, int | float) and not isinstance(actual, bool):
         return None
-    return Idea("return a Python float", f"one number, not a {type(actual).__name__}")
+    return Idea("return a Python float", f"one number, not {a_type(actual)}")
 
 
 def bits_per_byte(fn: Callable, *, raise_on_fail: bool = True, more: bool = False) -> CheckResult | None:
@@ -884,9 +987,142 @@ def bits_per_byte(fn: Callable, *, raise_on_fail: bool = True, more: bool = Fals
         hint="return a Python float: the loss summed in nats / ln 2 / the number of counted targets",
         mistakes=_BPB_MISTAKES,
         form=_bpb_form,
-        errors=[(lambda exc: str(IGNORE_INDEX) in str(exc), ignored)],
+        errors=[
+            (lambda exc: "Expected target size" in str(exc), _BPB_CLASSES),  # 3-D logits
+            (lambda exc: "to match target batch_size" in str(exc), _BPB_FLAT_BOTH),  # one side flattened
+            (lambda exc: str(IGNORE_INDEX) in str(exc), ignored),
+        ],
         more=more,
         lesson="blt",
+        raise_on_fail=raise_on_fail,
+    )
+
+
+# ----------------------------------------------------------------------------- 6. the encoder's patch ids
+
+
+def _encoder_skip_empty(lengths: torch.Tensor, n: int) -> torch.Tensor:
+    """Patch ids counted over the non-empty patches only: an empty patch loses its index."""
+    kept = [[length for length in row if length > 0] for row in lengths.tolist()]
+    width = max(len(row) for row in kept)
+    return _encoder_ids(torch.tensor([row + [0] * (width - len(row)) for row in kept]), n)
+
+
+def _encoder_one_long_row(lengths: torch.Tensor, n: int) -> torch.Tensor:
+    """Every row's lengths laid end to end: row b's ids go on from where row b - 1's stopped."""
+    width = int(lengths[0].sum())
+    flat = _encoder_ids(lengths.reshape(1, -1), width * lengths.shape[0])
+    return flat.reshape(lengths.shape[0], width)[:, :n]
+
+
+_ENCODER_EXAMPLE = (
+    "patch_lengths [1, 3, 2] is the [BOS] patch (token 0), patch 1 (tokens 1-3) and patch 2 (tokens 4-5, "
+    "token 5 being the next byte). The T = 5 positions hold tokens 0 to 4, so the answer is "
+    "[0, 1, 1, 1, 2]: each token's own patch. With [1, 2, 0, 3] the empty patch 2 holds no token but "
+    "keeps its index: [0, 1, 1, 3, 3]."
+)
+_ENCODER_RULE = Idea(
+    "no shift in the encoder",
+    "token t is in patch j when patches 0 .. j-1 hold at most t tokens and patches 0 .. j more than t; "
+    "[BOS] is patch 0",
+    more=_ENCODER_EXAMPLE,
+)
+_ENCODER_MISTAKES = (
+    Mistake(
+        lambda lengths, n: _encoder_ids(lengths, n + 1),
+        Idea(
+            "T positions, not T + 1 tokens",
+            "the answer has one patch id per position, [B, T]; the lengths add up to T + 1 because the last "
+            "patch also holds the next byte, which is no position of the input: keep only the first T ids",
+            more="patch_lengths [1, 3, 2] counts 6 tokens, 0 to 5, but T = 5: tokens 0 to 4 are the input "
+            "and token 5 is the byte still to be predicted. Their patches are [0, 1, 1, 1, 2, 2]; the answer "
+            "is the first 5, [0, 1, 1, 1, 2], shape [1, 5].",
+        ),
+    ),
+    Mistake(
+        decoder_patch_ids,
+        Idea(
+            "no shift in the encoder",
+            "yours are the decoder's ids (step 4). The encoder builds patch j from patch j's own bytes, so "
+            "token t gets the patch that HOLDS it, [BOS] being patch 0; the one-patch shift belongs to the "
+            "decoder, whose position t predicts the next byte",
+            more=_ENCODER_EXAMPLE + " The decoder's ids for the same lengths are [0, 0, 0, 1, 1]: the patch "
+            "before the one of token t + 1.",
+        ),
+    ),
+    Mistake(
+        _encoder_skip_empty,
+        Idea(
+            "an empty patch keeps its index",
+            "a zero-length patch holds no token, but it is still a patch (the latent model outputs a vector "
+            "for it): count it, so the ids after it jump by two",
+            more="patch_lengths [1, 2, 0, 3], T = 5: patch 0 is [BOS], patch 1 tokens 1-2, patch 2 is empty, "
+            "patch 3 tokens 3-5. The answer is [0, 1, 1, 3, 3]; skipping the empty patch gives [0, 1, 1, 2, "
+            "2], and pool would then put patch 3's bytes in patch 2's row.",
+        ),
+    ),
+    Mistake(
+        _one_byte_late,
+        Idea(
+            "a patch ends where the next begins",
+            "yours gives token t the patch of token t - 1, one byte late: the first token of each patch "
+            "still gets the patch before. When patches 0 .. j hold e tokens (tokens 0 to e - 1), token e is "
+            "already in a later patch",
+            more=_ENCODER_EXAMPLE
+            + " This mistake gives [0, 0, 1, 1, 1] here: token 1, the first of patch 1, is given "
+            "patch 0, which ends right before it.",
+        ),
+    ),
+    Mistake(
+        _encoder_one_long_row,
+        Idea(
+            "each row is its own sequence",
+            "every row starts again from its own [BOS] patch 0; zero-length patches at the end of a row are "
+            "padding that makes the rows equally wide",
+            more="patch_lengths [[1, 3, 2, 0], [1, 1, 2, 2]], T = 5: row 0 is [0, 1, 1, 1, 2] and row 1 "
+            "[0, 1, 2, 2, 3]. Laying the rows end to end would make row 1 go on from row 0's patches.",
+        ),
+    ),
+    Mistake(
+        lambda lengths, n: _encoder_ids(lengths[:1], n).expand(lengths.shape[0], -1),
+        Idea(
+            "each row its own lengths",
+            "work out every row's ids from that row's patch lengths, not the first row's",
+            more="patch_lengths [[1, 3, 2, 0], [1, 1, 2, 2]], T = 5: row 0 is [0, 1, 1, 1, 2] and row 1 "
+            "[0, 1, 2, 2, 3].",
+        ),
+    ),
+)
+
+
+def encoder_ids(fn: Callable, *, raise_on_fail: bool = True, more: bool = False) -> CheckResult | None:
+    """Check ``fn(patch_lengths, T) -> ids``: the patch that holds each of the first ``T`` tokens.
+
+    ``patch_lengths`` is a LongTensor ``[B, P]`` as in :func:`decoder_ids` (the ``[BOS]`` patch first;
+    each row sums to ``T + 1``; zero-length patches are padding or empty patches that keep their index).
+    The answer is a LongTensor ``[B, T]``, with no shift: :func:`bltlib.blt.patch_ids`, the ids that
+    :func:`pool` and :func:`encoder_mask` take. ``more=True`` explains a failure at length, with a worked
+    example and the verdict on every case.
+
+    >>> encoder_ids(patch_ids)
+    ✓ encoder_ids: all 5 cases pass
+    """
+    cases = [
+        ([[1, 3, 2]], 5, "[BOS], then patches of 3 and 2 bytes"),
+        ([[1, 1, 1, 1]], 3, "one token per patch"),
+        ([[1, 2, 0, 3]], 5, "an empty patch in the middle", _ENCODER_MISTAKES[2].idea),
+        ([[1, 3, 2, 0], [1, 1, 2, 2]], 5, "two rows; row 0 padded with a zero-length patch"),
+        _TWO_ROWS_13,
+    ]
+    return _lengths_check(
+        "encoder_ids",
+        fn,
+        patch_ids,
+        cases,
+        hint=_ENCODER_RULE,
+        mistakes=_ENCODER_MISTAKES,
+        kind="one patch id per position, [B, T]",
+        more=more,
         raise_on_fail=raise_on_fail,
     )
 
@@ -921,6 +1157,15 @@ _BOUNDARY_FORCED = Idea(
     "whatever the entropy says",
     more=_BOUNDARY_EXAMPLE,
 )
+_BOUNDARY_SECOND = Idea(
+    "only tokens 0 and 1 are forced",
+    "[BOS] (token 0) and the first byte (token 1) always start a patch, but token 2 already follows the "
+    "rule: with two entropies (t = 1), entropies[1], the uncertainty about byte 2, decides like any later "
+    "one",
+    more="threshold 1.0. After [BOS] alone, entropies [0.2]: byte 1 always starts a patch -> True, whatever "
+    "0.2 says. After [BOS] and byte 1, entropies [3.0, 0.4]: 0.4 is not above 1.0, so byte 2 continues "
+    "byte 1's patch -> False; with [3.0, 2.5] byte 2 starts a new one -> True.",
+)
 _BOUNDARY_STRICT = Idea(
     "strictly above the threshold",
     "a patch closes when the entropy is GREATER than the threshold; an entropy equal to it does not",
@@ -929,6 +1174,7 @@ _BOUNDARY_STRICT = Idea(
 _BOUNDARY_MISTAKES = (
     Mistake(lambda e, th: len(e) == 1 or (len(e) > 1 and e[-2] > th), _BOUNDARY_NEWEST),
     Mistake(lambda e, th: e[-1] > th, _BOUNDARY_FORCED),
+    Mistake(lambda e, th: len(e) <= 2 or e[-1] > th, _BOUNDARY_SECOND),
     Mistake(lambda e, th: len(e) == 1 or e[-1] >= th, _BOUNDARY_STRICT),
     Mistake(
         lambda e, th: len(e) == 1 or sum(e[1:]) / len(e[1:]) > th,
@@ -951,7 +1197,7 @@ def closes_patch(fn: Callable, *, raise_on_fail: bool = True, more: bool = False
     latent model take a step? ``more=True`` explains a failure at length.
 
     >>> closes_patch(reference_closes_patch)
-    ✓ closes_patch: all 6 cases pass
+    ✓ closes_patch: all 7 cases pass
     """
     names = ("entropies", "threshold")
 
@@ -963,8 +1209,9 @@ def closes_patch(fn: Callable, *, raise_on_fail: bool = True, more: bool = False
         case([3.0, 0.4, 2.5], 1.0, "a spike at the newest byte"),
         case([3.0, 2.5, 0.4], 1.0, "a spike one byte earlier"),
         case([0.2], 1.0, "only [BOS] read so far", _BOUNDARY_FORCED),
+        case([3.0, 0.4], 1.0, "[BOS] and one byte read: the rule decides byte 2", _BOUNDARY_SECOND),
         case([3.0, 0.5, 1.0], 1.0, "the newest entropy equals the threshold", _BOUNDARY_STRICT),
-        case([2.0, 0.1, 0.2, 0.3, 1.6], 1.5, "a quiet patch, then a spike", _BOUNDARY_MISTAKES[3].idea),
+        case([2.0, 0.1, 0.2, 0.3, 1.6], 1.5, "a quiet patch, then a spike", _BOUNDARY_MISTAKES[4].idea),
         case([4.1, 0.3, 2.2, 1.9, 0.6, 2.8, 0.9], 2.0, "a longer run"),
     ]
     return check(
@@ -985,6 +1232,7 @@ __all__ = [
     "bits_per_byte",
     "closes_patch",
     "decoder_ids",
+    "encoder_ids",
     "encoder_mask",
     "hash_ids",
     "pool",

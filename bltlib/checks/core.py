@@ -43,6 +43,7 @@ import inspect
 import json
 import re
 import sys
+import sysconfig
 import textwrap
 import traceback
 from collections.abc import Callable, Sequence
@@ -110,26 +111,57 @@ def _items(items: list[str], n: int, open_: str, close: str) -> str:
     return f"{open_}{', '.join(shown)}{close} ({n} items)"
 
 
-def a_type(value: Any) -> str:
-    """The type of ``value`` with its article, for hints: 'a list', 'an int'.
+def type_name(cls: type) -> str:
+    """A type's name as a learner would write it: a builtin's bare name, another library's qualified by
+    the shortest module path that exports it ('torch.Tensor', 'torch.nn.Linear', not the module where it
+    is defined); a class of the notebook itself keeps its bare name.
 
-    >>> a_type(1), a_type([])
-    ('an int', 'a list')
+    >>> import torch
+    >>> type_name(int), type_name(torch.Tensor), type_name(torch.nn.Linear)
+    ('int', 'torch.Tensor', 'torch.nn.Linear')
     """
-    name = type(value).__name__
+    module, name = cls.__module__, cls.__qualname__
+    if module in ("builtins", "__main__") or not module or "<locals>" in name:
+        return cls.__name__
+    parts = module.split(".")
+    for i in range(1, len(parts) + 1):
+        prefix = ".".join(parts[:i])
+        if getattr(sys.modules.get(prefix), name, None) is cls:
+            return f"{prefix}.{name}"
+    return f"{module}.{name}"
+
+
+def a_type(value: Any) -> str:
+    """The type of ``value`` with its article, for hints: 'a list', 'an int', 'a numpy.bool'; None is
+    just 'None' (its type, NoneType, is no word a learner uses).
+
+    >>> import numpy as np
+    >>> a_type(1), a_type([]), a_type(None), a_type(AssertionError()), a_type(np.float64(1.5))
+    ('an int', 'a list', 'None', 'an AssertionError', 'a numpy.float64')
+    """
+    if value is None:
+        return "None"
+    name = type_name(type(value))
     return ("an " if name[0] in "aeiouAEIOU" else "a ") + name
 
 
 def bool_form(actual: Any, expected: bool) -> Idea | None:
     """The ``form`` hint of a check whose answer is a Python bool (None when it is one).
 
+    >>> import numpy as np
     >>> bool_form(1, True).hint
     'True or False, not an int'
+    >>> bool_form(np.bool_(True), True).hint  # numpy's bool prints as True but is another type
+    'True or False, not a numpy.bool (bool(...) turns it into one)'
     """
     if isinstance(actual, bool):
         return None
     if type(actual).__name__ == "Tensor" and actual.numel() == 1:  # torch need not be imported here
         return Idea("return a Python bool", "call bool(...) or .item() on the one-element tensor")
+    if type(actual).__module__ == "numpy" and getattr(actual, "size", 0) == 1:  # a numpy scalar
+        return Idea(
+            "return a Python bool", f"True or False, not {a_type(actual)} (bool(...) turns it into one)"
+        )
     return Idea("return a Python bool", f"True or False, not {a_type(actual)}")
 
 
@@ -359,8 +391,21 @@ def _call(fn: Callable, case: Case) -> _Outcome:
     try:
         return _Outcome(fn(*args, **kwargs))
     except Exception as exc:  # the learner's bug, reported rather than re-raised
-        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        frame = _where(traceback.extract_tb(exc.__traceback__))
         return _Outcome(error=exc, where=f"line {frame.lineno}: {frame.line}")
+
+
+_LIBRARIES = tuple(
+    str(Path(sysconfig.get_paths()[key]).resolve()) for key in ("stdlib", "platstdlib", "purelib", "platlib")
+)
+
+
+def _where(frames: traceback.StackSummary) -> traceback.FrameSummary:
+    """The line to show for an exception: the last one in the learner's code, not inside torch or the
+    standard library (a learner's call that torch refuses is reported where the learner made it)."""
+    called = frames[1:] or frames  # frames[0] is _call's own line
+    mine = [f for f in called if not str(Path(f.filename).resolve()).startswith(_LIBRARIES)]
+    return (mine or called)[-1]
 
 
 ErrorTest = type | Callable[[Exception], bool]
@@ -448,9 +493,9 @@ def _failure(name: str, judge: _Judge, i: int, more: bool, lesson: str) -> Check
     else:
         lines.append(f"  expected: {summary(case.expected)}")
         lines.append(f"  got:      {summary(out.answer)}")
-        got, want = type(out.answer).__name__, type(case.expected).__name__
+        got, want = a_type(out.answer), a_type(case.expected)
         if got != want:
-            lines.append(f"  types:    got a {got}, expected a {want}")
+            lines.append(f"  types:    got {got}, expected {want}")
         where = difference(out.answer, case.expected)
         if where:
             lines.append(f"  differs:  {where}")
@@ -500,7 +545,7 @@ def run_cases(
     how to ask for it.
     """
     if not callable(fn):
-        message = f"✗ {name}: expected a function, got {type(fn).__name__}."
+        message = f"✗ {name}: expected a function, got {a_type(fn)}."
         result = CheckResult(name, False, len(cases), message)
         if raise_on_fail:
             raise CheckFailed(result)
@@ -637,5 +682,6 @@ __all__ = [
     "run_cases",
     "short_repr",
     "summary",
+    "type_name",
     "wrap",
 ]
