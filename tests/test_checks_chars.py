@@ -162,6 +162,14 @@ def spell_tuple(word):
     return f"Spell the word: {word}\nAnswer:", " ".join(word)
 
 
+def spell_prompt_no_colon(word):
+    return CharItem(f"Spell the word {word}\nAnswer:", " ".join(word))
+
+
+def spell_cue_no_colon(word):
+    return CharItem(f"Spell the word: {word}\nAnswer", " ".join(word))
+
+
 def reverse_palindromes_allowed(word):
     return CharItem(f"Reverse the word: {word}\nAnswer:", word[::-1])
 
@@ -203,6 +211,12 @@ def reverse_no_cue(word):
 
 def reverse_refuses_everything(word):
     raise ValueError("no")
+
+
+def reverse_prompt_lowercase(word):
+    if word == word[::-1]:
+        raise ValueError("palindrome")
+    return CharItem(f"reverse the word: {word}\nAnswer:", word[::-1])
 
 
 def _table(tokens, offset=1):
@@ -276,6 +290,11 @@ def char_embedding_empty_not_zero(tokens, byte_emb, lstm, proj):
     return proj(out[torch.arange(len(tokens)), (lengths - 1).clamp(min=0)])
 
 
+def char_embedding_characters(tokens, byte_emb, lstm, proj):
+    # The code points of the decoded text (ord(ch) for ch in token.decode()), one step per character.
+    return char_embedding_loop([[ord(ch) for ch in t.decode()] for t in tokens], byte_emb, lstm, proj)
+
+
 def char_embedding_list(tokens, byte_emb, lstm, proj):
     return list(char_embedding_loop(tokens, byte_emb, lstm, proj))
 
@@ -320,6 +339,10 @@ def exact_match_answer_raw(prediction, answer):
     return prediction.split("\n")[0].strip() == answer
 
 
+def exact_match_lstrip(prediction, answer):
+    return prediction.split("\n")[0].lstrip() == answer.split("\n")[0].lstrip()
+
+
 def exact_match_int(prediction, answer):
     return int(prediction.split("\n")[0].strip() == answer.strip())
 
@@ -342,6 +365,14 @@ def antspeak_trailing(text):
 
 def antspeak_title(text):
     return " ".join(text.title())
+
+
+def antspeak_stripped(text):
+    return text.upper().replace("", " ").strip()
+
+
+def antspeak_rstripped(text):
+    return " ".join(text.upper()).rstrip()
 
 
 def antspeak_list(text):
@@ -420,6 +451,20 @@ def wilson_rounding_left(successes, n):
     d = 1 + z * z / n
     spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     return (p + z * z / (2 * n) - spread) / d, (p + z * z / (2 * n) + spread) / d
+
+
+def wilson_rounded(successes, n):
+    lo, hi = wilson_formula(successes, n)
+    return round(lo, 3), round(hi, 3)
+
+
+def wilson_rounded_z2(successes, n):
+    # z^2 written as 3.84: every bound a little off, none of them rounded.
+    p = successes / n
+    d = 1 + 3.84 / n
+    centre = (p + 3.84 / (2 * n)) / d
+    half = 1.96 / d * math.sqrt(p * (1 - p) / n + 3.84 / (4 * n**2))
+    return max(0.0, centre - half) if successes else 0.0, min(1.0, centre + half) if successes < n else 1.0
 
 
 def wilson_list(successes, n):
@@ -519,6 +564,13 @@ MISTAKES = [
     (checks.spell_item, spell_leading_space, "a short word", "no leading space"),
     (checks.spell_item, spell_newline_answer, "a short word", "no newline in the answer"),
     (checks.spell_item, spell_tuple, "a short word", "return a CharItem"),
+    (
+        checks.spell_item,
+        spell_prompt_no_colon,
+        "a short word",
+        "after 'Spell the word': expected ':', got ' '",
+    ),
+    (checks.spell_item, spell_cue_no_colon, "a short word", "expected ':', got the end of the prompt"),
     (checks.reverse_item, reverse_palindromes_allowed, "a palindrome", "no palindromes"),
     (checks.reverse_item, reverse_ends_only, "not a palindrome", "every letter"),
     (checks.reverse_item, reverse_one_letter_allowed, "one letter", "one letter is a palindrome"),
@@ -527,6 +579,7 @@ MISTAKES = [
     (checks.reverse_item, reverse_spelled, "a short word", "reversed WORD"),
     (checks.reverse_item, reverse_no_cue, "a short word", "answer cue"),
     (checks.reverse_item, reverse_refuses_everything, "a short word", "only palindromes"),
+    (checks.reverse_item, reverse_prompt_lowercase, "a short word", "at its start: expected 'R', got 'r'"),
     (checks.char_embedding, char_embedding_no_offset, "one byte", "row b + 1"),
     (checks.char_embedding, char_embedding_no_proj, "one byte", "project to the model width"),
     (checks.char_embedding, char_embedding_cell_state, "one byte", "HIDDEN state"),
@@ -536,6 +589,7 @@ MISTAKES = [
     (checks.char_embedding, char_embedding_padded_step, "padding", "LAST BYTE"),
     (checks.char_embedding, char_embedding_h_n_of_padded, "padding", "LAST BYTE"),
     (checks.char_embedding, char_embedding_empty_not_zero, "no bytes", "a token with no bytes"),
+    (checks.char_embedding, char_embedding_characters, "2-byte character", "bytes (UTF-8)"),
     (checks.char_embedding, char_embedding_list, "one byte", "torch tensor"),
     (checks.exact_match, exact_match_plain, "a space before", "strip the answer"),
     (checks.exact_match, exact_match_no_strip, "a space before", "strip the answer"),
@@ -547,12 +601,15 @@ MISTAKES = [
     (checks.exact_match, exact_match_contains, "more than the answer", "exact, not"),
     (checks.exact_match, exact_match_prefix, "more than the answer", "exact, not"),
     (checks.exact_match, exact_match_answer_raw, "normalised too", "same rule for both"),
+    (checks.exact_match, exact_match_lstrip, "a space after", "strip both ends"),
     (checks.exact_match, exact_match_int, "the very answer", "Python bool"),
     (checks.antspeak, antspeak_lower, "one word", "upper case"),
     (checks.antspeak, antspeak_title, "one word", "upper case"),
     (checks.antspeak, antspeak_trailing, "one word", "BETWEEN characters"),
     (checks.antspeak, antspeak_no_spaces, "two words", "a space is a character too"),
     (checks.antspeak, antspeak_words, "newlines", "don't split the text into words"),
+    (checks.antspeak, antspeak_stripped, "a newline at the end", "part of the text"),
+    (checks.antspeak, antspeak_rstripped, "a newline at the end", "part of the text"),
     (checks.antspeak, antspeak_list, "one word", "return a str"),
     (checks.drop, drop_inverted, "nothing goes", "BELOW p deletes"),
     (checks.drop, drop_keep_below_one_minus_p, "p = 0.5", "below 1 - p"),
@@ -566,6 +623,8 @@ MISTAKES = [
     (checks.wilson, wilson_no_denominator, "8 of 10", "1 + z^2/n"),
     (checks.wilson, wilson_no_correction, "8 of 10", "z^2/(4n^2) term"),
     (checks.wilson, wilson_rounding_left, "no success", "exactly 0 and 1"),
+    (checks.wilson, wilson_rounded, "8 of 10", "do not round"),
+    (checks.wilson, wilson_rounded_z2, "8 of 10", "do not round"),
     (checks.wilson, wilson_list, "8 of 10", "return a tuple"),
 ]
 
@@ -586,6 +645,12 @@ def test_each_mistake_is_named_and_no_solution_line_is_shown(check, wrong, case,
 
 def test_the_notebook_has_a_solution_for_every_check():
     assert set(NOTEBOOK_SOLUTIONS) == set(SOLUTIONS)
+
+
+def test_the_exercise_text_says_the_check_compares_at_full_precision():
+    # The worked example shows the interval to 3 decimals; the text says that is for reading only.
+    text = " ".join(" ".join(cell.split()) for cell in markdown_cells(NOTEBOOK))
+    assert "(0.490, 0.943)" in text and "at full precision (within 1e-9)" in text
 
 
 def test_the_exercise_markdown_gives_no_solution_away():

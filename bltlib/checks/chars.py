@@ -6,7 +6,9 @@ In a notebook: ``checks.chars.spell_item(spell_item)`` prints a pass line, or st
 case with a short summary of the input, the expected and the actual value, and a hint. The hint names
 the idea that is wrong: on a failure the learner's answer is compared with the answers of known mistakes
 (no spaces between the letters, a missing ``Answer:`` cue, a palindrome let through, the LSTM read at the
-padding, no strip, the normal interval instead of Wilson's...) and the matching one is explained.
+padding or over characters instead of bytes, no strip or a strip at one end, the normal interval instead
+of Wilson's...) and the matching one is explained; a right answer under a prompt worded otherwise is told
+where the wording departs, and bounds within 0.005 of Wilson's that they are rounded.
 ``more=True`` adds a worked example of that idea and the verdict on every case; no message shows the
 solution's code. The machinery is :mod:`bltlib.checks.core`'s.
 
@@ -63,12 +65,42 @@ class SeededRandom(random.Random):
         return type(self), (self._seed_shown,), self.getstate()
 
 
+def _first_departure(actual: str, expected: str) -> str:
+    """Where ``actual`` first departs from ``expected``, with the expected text just before that point.
+
+    >>> _first_departure("Spell the word cat", "Spell the word: cat")
+    "at character 14, after 'Spell the word': expected ':', got ' '"
+    >>> _first_departure("ab", "abc")
+    "at character 2, after 'ab': expected 'c', got the end of the prompt"
+    >>> _first_departure("x", "y")
+    "at its start: expected 'y', got 'x'"
+    """
+    j = next((j for j, (a, e) in enumerate(zip(actual, expected, strict=False)) if a != e), None)
+    j = min(len(actual), len(expected)) if j is None else j
+    where = f"at character {j}, after {expected[max(0, j - 16) : j]!r}" if j else "at its start"
+    want, got = (repr(text[j]) if j < len(text) else "the end of the prompt" for text in (expected, actual))
+    return f"{where}: expected {want}, got {got}"
+
+
 def _item_form(actual: Any, expected: Any) -> Idea | None:
     if isinstance(expected, CharItem) and not isinstance(actual, CharItem):
         return Idea(
             "return a CharItem",
             f"build CharItem(prompt, answer) (from bltlib.tasks), not {a_type(actual)}: fine-tuning "
             "and scoring read its two fields",
+        )
+    if (
+        isinstance(expected, CharItem)
+        and actual.answer == expected.answer
+        and isinstance(actual.prompt, str)
+        and actual.prompt != expected.prompt
+    ):
+        return Idea(
+            "the prompt's exact wording",
+            "the answer is right, but the prompt departs from the wording in the exercise's instructions "
+            f"{_first_departure(actual.prompt, expected.prompt)}.",
+            more="The prompt is compared character for character: every word, capital, colon, space and the "
+            "newline count, because a model learns (and is asked) exactly that text. " + _FORMAT_EXAMPLE,
         )
     return None
 
@@ -410,14 +442,17 @@ def _char_states(
     read: str = "last",
     empty_zero: bool = True,
     reverse: bool = False,
+    characters: bool = False,
 ) -> torch.Tensor:
-    """The LSTM's state per token ``[N, hidden]``, with switches for the usual mistakes."""
-    lengths = torch.tensor([len(t) for t in tokens])
+    """The LSTM's state per token ``[N, hidden]``, with switches for the usual mistakes (``characters``:
+    the code points of the decoded text instead of the bytes)."""
+    spelled = [[ord(ch) for ch in t.decode()] if characters else list(t) for t in tokens]
+    spelled = [values[::-1] if reverse else values for values in spelled]
+    lengths = torch.tensor([len(values) for values in spelled])
     width = max(1, int(lengths.max()))
     table = torch.zeros(len(tokens), width, dtype=torch.long)
-    for i, t in enumerate(tokens):
-        values = list(t[::-1] if reverse else t)
-        table[i, : len(t)] = torch.tensor(values, dtype=torch.long) + offset
+    for i, values in enumerate(spelled):
+        table[i, : len(values)] = torch.tensor(values, dtype=torch.long) + offset
     with torch.no_grad():
         out, (h, c) = lstm(byte_emb(table))
     rows = torch.arange(len(tokens))
@@ -426,8 +461,8 @@ def _char_states(
         state = out[:, -1]
     elif read == "cell":
         cells = []
-        for t in tokens:  # the cell state after the token's last byte: each token on its own bytes
-            ids = torch.tensor(list(t[::-1] if reverse else t) or [-offset], dtype=torch.long) + offset
+        for values in spelled:  # the cell state after the token's last byte: each token on its own bytes
+            ids = torch.tensor(values or [-offset], dtype=torch.long) + offset
             with torch.no_grad():
                 _, (_, cell) = lstm(byte_emb(ids)[None])
             cells.append(cell[-1, 0])
@@ -524,6 +559,17 @@ _CHAR_MISTAKES = (
         ),
     ),
     Mistake(_char_mistake(empty_zero=False), _EMPTY),
+    Mistake(
+        _char_mistake(characters=True),
+        Idea(
+            "bytes, not characters",
+            "the LSTM reads the token's bytes (UTF-8), so a 2-byte character ('é') is two steps.",
+            more="' café' is 5 characters but 6 bytes: ' ', 'c', 'a', 'f' are one byte each (32, 99, 97, "
+            "102) and 'é' is two, 195 and 169. A token is already bytes; the LSTM takes 6 steps over it, "
+            "with rows 33, 100, 98, 103, 196 and 170, and never decodes it (a token may end in the middle "
+            "of a character). " + _LSTM_EXAMPLE,
+        ),
+    ),
 )
 
 
@@ -588,7 +634,7 @@ def char_embedding(fn: Callable, *, raise_on_fail: bool = True, more: bool = Fal
         case([b"th", b"he"], "two tokens of the same length"),
         case([b"a", b" the", b"cat"], "different lengths: padding", _LAST_BYTE),
         case([b"the", b"", b"x"], "a token with no bytes", _EMPTY),
-        case([b" straw", b"berry", b"!", " café".encode()], "a batch with a 2-byte character"),
+        case([b" straw", b"!", " café".encode()], "a batch with a 2-byte character"),
     ]
     return check(
         "char_embedding",
@@ -617,16 +663,19 @@ def reference_exact_match(prediction: str, answer: str) -> bool:
     return normalise_answer(prediction) == normalise_answer(answer)
 
 
-def _em(prediction: str, answer: str, *, strip: bool = True, cut: bool = True, order: str = "cut") -> bool:
-    """Exact match with switches for the usual mistakes."""
+def _em(prediction: str, answer: str, *, strip: str = "both", cut: bool = True, order: str = "cut") -> bool:
+    """Exact match with switches for the usual mistakes (``strip``: "both", "left" or "none")."""
+
+    def stripped(text: str) -> str:
+        return {"both": text.strip(), "left": text.lstrip(), "none": text}[strip]
 
     def norm(text: str) -> str:
-        if order == "strip" and strip:
-            text = text.strip()
+        if order == "strip":
+            text = stripped(text)
         if cut:
             text = text.split("\n", 1)[0]
-        if order == "cut" and strip:
-            text = text.strip()
+        if order == "cut":
+            text = stripped(text)
         return text
 
     return norm(prediction) == norm(answer)
@@ -664,7 +713,7 @@ _EXACT = Idea(
 )
 _EM_MISTAKES = (
     Mistake(lambda p, a: p == a, _STRIP),
-    Mistake(lambda p, a: _em(p, a, strip=False), _STRIP),
+    Mistake(lambda p, a: _em(p, a, strip="none"), _STRIP),
     Mistake(lambda p, a: _em(p, a, cut=False), _CUT),
     Mistake(lambda p, a: _em(p, a, order="strip"), _CUT_FIRST),
     Mistake(
@@ -711,6 +760,17 @@ _EM_MISTAKES = (
             more=_EM_EXAMPLE,
         ),
     ),
+    Mistake(
+        lambda p, a: _em(p, a, strip="left"),
+        Idea(
+            "strip both ends",
+            "the model's answer often ends with a space (before the newline, or where decoding stopped): "
+            "remove the whitespace after the answer as well as before it.",
+            more="' esuoh \\nReverse' cut at the newline is ' esuoh ': stripped of the spaces on both sides "
+            "it is 'esuoh', the answer; with only the space before it removed it is still 'esuoh ', which "
+            "is not. " + _EM_EXAMPLE,
+        ),
+    ),
 )
 
 
@@ -722,7 +782,7 @@ def exact_match(fn: Callable, *, raise_on_fail: bool = True, more: bool = False)
     ``more=True`` explains a failure at length.
 
     >>> exact_match(reference_exact_match)
-    ✓ exact_match: all 10 cases pass
+    ✓ exact_match: all 11 cases pass
     """
     names = ("prediction", "answer")
 
@@ -733,6 +793,7 @@ def exact_match(fn: Callable, *, raise_on_fail: bool = True, more: bool = False)
     cases = [
         case("esuoh", "esuoh", "the very answer", _EXACT),
         case(" esuoh", "esuoh", "a space before the answer", _STRIP),
+        case(" esuoh ", "esuoh", "a space after the answer too", _EM_MISTAKES[9].idea),
         case(" esuoh\nReverse the word:", "esuoh", "the model went on after the newline", _CUT),
         case(" Esuoh\n", "esuoh", "an upper-case letter", _EM_MISTAKES[4].idea),
         case(" h o u s e\n", "h o u s e", "spaces inside the answer", _EM_MISTAKES[6].idea),
@@ -772,6 +833,12 @@ _ANT_EXAMPLE = (
     "'Hi there' has 8 characters: H, i, a space, t, h, e, r, e. Upper-cased and joined by single "
     "spaces: 'H I   T H E R E'; the space between the words sits between two single spaces, so three "
     "spaces show. 'a\\nb' becomes 'A \\n B'. Nothing comes before the first character or after the last."
+)
+_ANT_STRIPPED = Idea(
+    "the text's own whitespace",
+    "strip removes characters that are part of the text; a space or newline at either end is a character "
+    "like any other, kept between single spaces ('Hi\\n' becomes 'H I \\n').",
+    more=_ANT_EXAMPLE,
 )
 _ANT_MISTAKES = (
     Mistake(
@@ -819,6 +886,7 @@ _ANT_MISTAKES = (
         lambda t: " ".join(t.title()),
         Idea("upper case", "EVERY letter in upper case, not only the first of each word.", more=_ANT_EXAMPLE),
     ),
+    Mistake(lambda t: " ".join(t.upper()).strip(), _ANT_STRIPPED),
 )
 
 
@@ -829,12 +897,20 @@ def _str_form(actual: Any, expected: str) -> Idea | None:
     return Idea("return a str", f"one string, not {a_type(actual)}{join}")
 
 
+def _antspeak_form(actual: Any, expected: str) -> Idea | None:
+    """A str with the text's own whitespace stripped from an end (by rstrip, strip(' ')...), or
+    :func:`_str_form`."""
+    if isinstance(actual, str) and len(actual) < len(expected) and actual.strip() == expected.strip():
+        return _ANT_STRIPPED
+    return _str_form(actual, expected)
+
+
 def antspeak(fn: Callable, *, raise_on_fail: bool = True, more: bool = False) -> CheckResult | None:
     """Check ``fn(text) -> str``: antspeak, the text upper-cased with every character separated by one
     space (:func:`bltlib.tasks.antspeak`). ``more=True`` explains a failure at length.
 
     >>> antspeak(reference_antspeak)
-    ✓ antspeak: all 4 cases pass
+    ✓ antspeak: all 5 cases pass
     """
     spaced = Idea(
         "every character, spaced",
@@ -850,6 +926,7 @@ def antspeak(fn: Callable, *, raise_on_fail: bool = True, more: bool = False) ->
         case("Hi there", "two words", _ANT_MISTAKES[1].idea),
         case("Mr. Darcy!", "punctuation"),
         case("It is\n\na  truth", "newlines and two spaces in a row", _ANT_MISTAKES[3].idea),
+        case(" Yes.\n", "a space first and a newline at the end", _ANT_STRIPPED),
     ]
     return check(
         "antspeak",
@@ -857,7 +934,7 @@ def antspeak(fn: Callable, *, raise_on_fail: bool = True, more: bool = False) ->
         cases,
         hint=spaced,
         mistakes=_ANT_MISTAKES,
-        form=_str_form,
+        form=_antspeak_form,
         more=more,
         lesson=LESSON,
         raise_on_fail=raise_on_fail,
@@ -1085,8 +1162,21 @@ _WILSON_MISTAKES = (
 )
 
 
+_FULL_PRECISION = Idea(
+    "full precision",
+    "do not round; the exercise's (0.490, 0.943) shows 3 decimals for reading, but the check compares "
+    "each bound to 1e-9 (yours are within 0.005). Keep z^2 and every step unrounded too.",
+    more="8 of 10 gives (0.4901568..., 0.9433191...): printed to 3 decimals (0.490, 0.943), compared in "
+    "full. Round only where you print, as the lesson's tables do. " + _WILSON_EXAMPLE,
+)
+
+
 def _interval_form(actual: Any, expected: tuple[float, float]) -> Idea | None:
     if isinstance(actual, tuple) and len(actual) == 2:
+        numbers = all(isinstance(x, int | float) and not isinstance(x, bool) for x in actual)
+        if numbers and all(abs(a - e) < 5e-3 for a, e in zip(actual, expected, strict=True)):
+            # Close, yet not within 1e-9 (or the ends' exact 0 and 1 would be the case's own hint).
+            return None if _close_pair(actual, expected) else _FULL_PRECISION
         return None
     if isinstance(actual, list) and len(actual) == 2:
         return Idea("return a tuple", "(lo, hi), a tuple of two floats, not a list")
@@ -1096,8 +1186,9 @@ def _interval_form(actual: Any, expected: tuple[float, float]) -> Idea | None:
 def wilson(fn: Callable, *, raise_on_fail: bool = True, more: bool = False) -> CheckResult | None:
     """Check ``fn(successes, n) -> (lo, hi)``: the Wilson 95% interval (z = 1.96) of a success rate.
 
-    The bounds are floats within 1e-9 of :func:`bltlib.tasks.wilson_interval`'s, and exactly 0 (1) at 0
-    (``n``) successes. ``more=True`` explains a failure at length.
+    The bounds are floats within 1e-9 of :func:`bltlib.tasks.wilson_interval`'s (full precision: a bound
+    rounded for reading fails), and exactly 0 (1) at 0 (``n``) successes. ``more=True`` explains a failure
+    at length.
 
     >>> wilson(reference_wilson)
     ✓ wilson: all 6 cases pass
