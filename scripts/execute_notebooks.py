@@ -12,6 +12,7 @@ exercise twin in ``exercises/`` (see ``bltlib.exercises``).
 
 from __future__ import annotations
 
+import html
 import os
 import sys
 import time
@@ -39,6 +40,34 @@ def figures_without_image(notebook: nbformat.NotebookNode) -> int:
     )
 
 
+def final_progress_text(notebook: nbformat.NotebookNode) -> None:
+    """Give each progress bar's plain-text output the bar's final state. nbclient keeps the text a bar
+    had when it was first displayed (``0%``, or wherever it stood), and readers without the widget state,
+    which is dropped, see that text; the widget state holds the end (a tqdm bar is an HBox of a label, a
+    progress bar and a counter)."""
+    state = notebook.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    models = state.get("state", {})
+
+    def text(model_id: str) -> str | None:
+        box = models.get(model_id, {})
+        children = box.get("state", {}).get("children", [])
+        parts = [models.get(child.removeprefix("IPY_MODEL_"), {}) for child in children]
+        kinds = [part.get("model_name") for part in parts]
+        if box.get("model_name") != "HBoxModel" or kinds != ["HTMLModel", "FloatProgressModel", "HTMLModel"]:
+            return None
+        label, bar, counter = (p["state"] for p in parts)
+        filled = round(10 * bar["value"] / bar["max"]) if bar.get("max") else 0
+        line = f"{label['value']}|{'#' * filled}{' ' * (10 - filled)}|{counter['value']}"
+        return html.unescape(line).replace("\u2007", " ")
+
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+            final = text(view["model_id"]) if view else None
+            if final is not None:
+                output["data"]["text/plain"] = final
+
+
 def execute(path: Path) -> float:
     os.environ["BLTLIB_SCALE"] = committed_preset(path)  # the kernel inherits it
     notebook = nbformat.read(path, as_version=4)
@@ -50,6 +79,7 @@ def execute(path: Path) -> float:
         resources={"metadata": {"path": str(path.parent)}},
         extra_arguments=[STATIC_IMAGES],
     ).execute()
+    final_progress_text(notebook)
     notebook.metadata.pop("widgets", None)
     missing = figures_without_image(notebook)
     if missing:

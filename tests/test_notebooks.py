@@ -1,9 +1,11 @@
 """Notebook hygiene and the exercise/solution pairing (nbval itself checks the outputs)."""
 
+import importlib.util
 import json
 import re
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from bltlib.exercises import BEGIN, PLACEHOLDER, make_exercise
@@ -68,6 +70,79 @@ def test_lessons_and_solutions_are_committed_executed_and_clean(path):
     # Lessons open with what you will build and close with a summary.
     markdown = [_source(c) for c in notebook["cells"] if c["cell_type"] == "markdown"]
     assert markdown and markdown[0].lstrip().startswith("#"), "a lesson opens with a title"
+
+
+PROGRESS_BAR = re.compile(r"(\d+)%\|[# ]{10}\| *(\d+)/(\d+)")
+
+
+@pytest.mark.parametrize("path", EXECUTED, ids=_ids(EXECUTED))
+def test_committed_progress_bars_show_where_they_ended(path):
+    # A bar left at the text it had when first shown (0%) says the cell never finished.
+    for cell in _code_cells(_load(path)):
+        for output in cell["outputs"]:
+            if "application/vnd.jupyter.widget-view+json" not in output.get("data", {}):
+                continue
+            bar = PROGRESS_BAR.search("".join(output["data"].get("text/plain", "")))
+            if bar:
+                percent, done, total = map(int, bar.groups())
+                assert percent == 100 and done == total, f"stale progress bar in: {_source(cell)[:80]}"
+
+
+def test_the_executor_gives_progress_bars_their_final_text():
+    spec = importlib.util.spec_from_file_location(
+        "execute_notebooks", ROOT / "scripts" / "execute_notebooks.py"
+    )
+    executor = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(executor)
+
+    def model(name, **state):
+        return {"model_name": name, "state": state}
+
+    notebook = nbformat.from_dict(
+        {
+            "metadata": {
+                "widgets": {
+                    "application/vnd.jupyter.widget-state+json": {
+                        "state": {
+                            "bar": model("HBoxModel", children=["IPY_MODEL_l", "IPY_MODEL_p", "IPY_MODEL_c"]),
+                            "l": model("HTMLModel", value="train:\u2007100%"),
+                            "p": model("FloatProgressModel", value=250.0, max=250.0),
+                            "c": model("HTMLModel", value="\u2007250/250\u2007[00:39&lt;00:00]"),
+                            "fig": model("FigureModel"),
+                        }
+                    }
+                }
+            },
+            "nbformat": 4,
+            "nbformat_minor": 5,
+            "cells": [
+                {
+                    "cell_type": "code",
+                    "metadata": {},
+                    "source": "",
+                    "execution_count": 1,
+                    "outputs": [
+                        {
+                            "output_type": "display_data",
+                            "metadata": {},
+                            "data": {
+                                "text/plain": text,
+                                "application/vnd.jupyter.widget-view+json": {"model_id": model_id},
+                            },
+                        }
+                        for model_id, text in [
+                            ("bar", "train:   0%|          | 0/250"),
+                            ("fig", "FigureWidget"),
+                        ]
+                    ],
+                }
+            ],
+        }
+    )
+    executor.final_progress_text(notebook)
+    bar, figure = (o["data"]["text/plain"] for o in notebook.cells[0].outputs)
+    assert bar == "train: 100%|##########| 250/250 [00:39<00:00]"
+    assert figure == "FigureWidget"
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=_ids(SOLUTIONS))
