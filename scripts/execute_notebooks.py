@@ -12,9 +12,9 @@ exercise twin in ``exercises/`` (see ``bltlib.exercises``).
 
 from __future__ import annotations
 
+import argparse
 import html
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -103,4 +103,8 @@ def main(paths: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("notebooks", nargs="*", help="notebook paths (default: every lesson and solution)")
+    main(parser.parse_args().notebooks)
