@@ -3,7 +3,7 @@
 ``BLTLIB_SCALE`` picks how big the work is, without changing the code path:
 
 - ``ci``: tiny, so the whole course runs in CI on 2 CPU cores;
-- ``laptop``: the default on a CPU machine, minutes per notebook;
+- ``laptop``: the default on a CPU machine, seconds to about a minute and a half per lesson;
 - ``gpu``: real scale, the default when CUDA is available.
 
 >>> pick(ci=10, laptop=300, gpu=5000, scale="ci")

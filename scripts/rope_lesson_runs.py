@@ -1,5 +1,5 @@
 """Lesson 2's two long runs at the laptop preset, recorded so that the lesson loads them instead of
-spending minutes of a laptop's CPU on them:
+spending the better part of an hour of a laptop's CPU on them:
 
 - the LongRoPE searches for factors 4 and 8 (population 24, 12 generations, fitness = perplexity at the
   target length on 4 windows of Austen's validation split) -> ``bltlib/weights/rope_lesson_runs.json``;
@@ -11,7 +11,7 @@ spending minutes of a laptop's CPU on them:
 The code is the lesson's own (``bltlib.longctx``, ``bltlib.rope.longrope_search``) with the laptop sizes,
 from the shipped ``rope_byte_lm``:
 
-    python scripts/rope_lesson_runs.py            # about 5 minutes on 2 CPU cores; writes the files above
+    python scripts/rope_lesson_runs.py            # about 43 minutes on 2 CPU cores; writes the files above
     python scripts/rope_lesson_runs.py --check    # recompute and compare with the recorded files
 
 At the ``ci`` and ``gpu`` presets the lesson runs both live (tiny and large), with the same code.

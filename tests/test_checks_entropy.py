@@ -69,7 +69,18 @@ def entropy_softmax_then_log(logits):
 
 
 def entropy_bytes_only(logits):
-    return entropy_from_logits(logits[..., :256])
+    return entropy_from_logits(logits[..., :256])  # the first 256 ids: specials 0-3 and bytes 0-251
+
+
+def entropy_without_specials(logits):
+    return entropy_from_logits(logits[..., 4:])  # the 256 byte ids, the special ids 0-3 left out
+
+
+def entropy_first_256_when_it_shows(logits):
+    # Right on every case but one: drops the last four ids (bytes 252-255) only when they hold mass.
+    if logits.shape[-1] == 260 and bool((logits[..., 256:] > logits[..., :256].max()).any()):
+        return entropy_from_logits(logits[..., :256])
+    return entropy_from_logits(logits)
 
 
 def entropy_wrong_axis(logits):
@@ -233,6 +244,13 @@ MISTAKES = [
     (checks.entropy_from_logits, entropy_naive_softmax, "two huge equal logits", "exp overflows"),
     (checks.entropy_from_logits, entropy_softmax_then_log, "a certain prediction", "0 * log 0"),
     (checks.entropy_from_logits, entropy_bytes_only, "uniform over 260", "all 260 classes"),
+    (checks.entropy_from_logits, entropy_without_specials, "uniform over 260", "all 260 classes"),
+    (
+        checks.entropy_from_logits,
+        entropy_first_256_when_it_shows,
+        "mass on the last four ids: 256-259, bytes 252-255",
+        "all 260 classes",
+    ),
     (checks.entropy_from_logits, entropy_wrong_axis, "a batch", "one entropy per position"),
     (checks.entropy_from_logits, entropy_mean_not_sum, "uniform over 260", "sum over the classes"),
     (checks.global_starts, global_off_by_one, "one spike", "the entropy of the token before"),
@@ -302,6 +320,17 @@ def test_a_hint_belongs_to_the_mistake_not_to_the_case():
     # the sequence's length.
     result = checks.global_starts(global_no_forced, raise_on_fail=False)
     assert result.case_index == 0 and result.idea.name == "tokens 0 and 1 always start"
+
+
+def test_the_all_classes_hint_names_the_course_ids():
+    # The special ids are 0-3 and byte b is id b + 4: the hint must not call ids 256-259 special.
+    for wrong in (entropy_bytes_only, entropy_without_specials, entropy_first_256_when_it_shows):
+        result = checks.entropy_from_logits(wrong, raise_on_fail=False, more=True)
+        text = " ".join(result.message.split())
+        assert result.idea.name == "all 260 classes", text
+        assert "special ids (0-3)" in text and "byte b is id b + 4" in text, text
+        assert "drops four of the 260 classes, whatever they are" in text, text
+        assert "special ids 256" not in text and "bytes 252-255" in text, text
 
 
 def test_inputs_are_summarised_not_dumped():

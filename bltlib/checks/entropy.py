@@ -90,9 +90,11 @@ _NATS = Idea(
 _ALL_CLASSES = Idea(
     "all 260 classes",
     "the softmax and the sum run over every class of the last axis: the byte models predict 4 special "
-    "ids as well as the 256 bytes",
-    more="Uniform logits over 260 classes give ln 260 = 5.561 nats; keeping only the first 256 gives "
-    "ln 256 = 5.545 and renormalises away the probability of the special ids.",
+    "ids (0-3) as well as the 256 bytes (byte b is id b + 4), and every one of them is a class",
+    more="Uniform logits over 260 classes give ln 260 = 5.561 nats. A softmax over only 256 of them (the "
+    "first 256, or ids 4-259) gives ln 256 = 5.545: it drops four of the 260 classes, whatever they are, "
+    "and renormalises away their probability. The first 256 ids are the 4 special ids and bytes 0-251, so "
+    "keeping them drops bytes 252-255.",
 )
 _OVERFLOW = Idea(
     "exp overflows",
@@ -130,6 +132,7 @@ _ENTROPY_MISTAKES = (
     Mistake(lambda lg: _entropy_of(lg, unit=lg.shape[-1]), _SUM),
     Mistake(lambda lg: _entropy_of(lg, unit=math.log(10)), _NATS),
     Mistake(lambda lg: _entropy_of(lg, classes=256), _ALL_CLASSES),
+    Mistake(lambda lg: _entropy_of(lg[..., 4:]), _ALL_CLASSES),
     Mistake(_naive, _OVERFLOW),
     Mistake(_softmax_then_log, _ZERO_LOG_ZERO),
     Mistake(lambda lg: _entropy_of(lg, dim=0), _LAST_AXIS),
@@ -164,8 +167,8 @@ def entropy_from_logits(
     """
     g = torch.Generator().manual_seed(0)
     batch = torch.randn(2, 3, 260, generator=g) * 3
-    special = torch.zeros(260)
-    special[257:] = 8.0  # most of the mass on the special ids (>= 256): they are classes too
+    last_four = torch.zeros(260)
+    last_four[256:] = 8.0  # most of the mass on ids 256-259 (bytes 252-255): the classes a [:256] drops
     big = torch.zeros(260)
     big[0] = 1000.0
 
@@ -179,7 +182,7 @@ def entropy_from_logits(
         case(torch.tensor([0.0, -1e4]), "a certain prediction: entropy 0", _ZERO_LOG_ZERO),
         case(big, "one huge logit (1000) among 260", _OVERFLOW),
         case(batch, "a batch [2, 3, 260] -> [2, 3]", _LAST_AXIS),
-        case(special, "mass on the special ids 256-259", _ALL_CLASSES),
+        case(last_four, "mass on the last four ids: 256-259, bytes 252-255", _ALL_CLASSES),
     ]
     return check(
         "entropy_from_logits",
