@@ -42,24 +42,36 @@ def most_frequent_then_smallest(stats):
     return min(stats, key=lambda p: (-stats[p], p))
 
 
-def train(text, vocab_size, pick=most_frequent_then_smallest, stop_when_done=True):
-    """The reference answer; ``pick`` and ``stop_when_done`` let the wrong answers below vary one step."""
-    ids, merges = list(text.encode("utf-8")), {}
+def utf8_ids(text):
+    return list(text.encode("utf-8"))
+
+
+def train(text, vocab_size, pick=most_frequent_then_smallest, stop_when_done=True, start=utf8_ids, keep=True):
+    """The reference answer; ``pick``, ``stop_when_done``, ``start`` (the first ids) and ``keep`` (the
+    merged ids) let the wrong answers below vary one step."""
+    ids, merges = start(text), {}
     for idx in range(256, vocab_size):
         stats = get_stats(ids)
         if not stats and stop_when_done:
             break
         pair = pick(stats)
-        ids = merge(ids, pair, idx)
+        merged = merge(ids, pair, idx)
+        ids = merged if keep else ids
         merges[pair] = idx
     return merges
 
 
-def encode(text, merges):
+def merge_id_or_infinity(merges, pair):
+    return merges.get(pair, float("inf"))
+
+
+def encode(text, merges, rank=merge_id_or_infinity):
+    """The reference answer; ``rank`` (the pair of lowest rank is merged next) lets the wrong answers
+    below vary one step."""
     ids = list(text.encode("utf-8"))
     while len(ids) >= 2:
         stats = get_stats(ids)
-        pair = min(stats, key=lambda p: merges.get(p, float("inf")))
+        pair = min(stats, key=lambda p: rank(merges, p))
         if pair not in merges:
             break
         ids = merge(ids, pair, merges[pair])
@@ -81,17 +93,24 @@ def encode_with_specials(text, special_tokens, encode_ordinary):
     return ids
 
 
-def train_chunks(chunks, vocab_size, pick=most_frequent_then_smallest):
+def add_counts(stats, chunk):
+    for pair, count in get_stats(chunk).items():
+        stats[pair] = stats.get(pair, 0) + count
+
+
+def train_chunks(chunks, vocab_size, pick=most_frequent_then_smallest, count=add_counts, keep=True):
+    """The reference answer; ``pick``, ``count`` (a chunk's pairs into the counts) and ``keep`` (the
+    merged ids) let the wrong answers below vary one step."""
     ids, merges = [list(chunk.encode("utf-8")) for chunk in chunks], {}
     for idx in range(256, vocab_size):
         stats = {}
         for chunk in ids:
-            for pair, count in get_stats(chunk).items():
-                stats[pair] = stats.get(pair, 0) + count
+            count(stats, chunk)
         if not stats:
             break
         pair = pick(stats)
-        ids = [merge(chunk, pair, idx) for chunk in ids]
+        merged = [merge(chunk, pair, idx) for chunk in ids]
+        ids = merged if keep else ids
         merges[pair] = idx
     return merges
 
@@ -268,15 +287,7 @@ def train_counts_once(text, vocab_size):
 
 
 def train_on_code_points(text, vocab_size):
-    ids, merges = [ord(c) for c in text], {}
-    for idx in range(256, vocab_size):
-        stats = get_stats(ids)
-        if not stats:
-            break
-        pair = most_frequent_then_smallest(stats)
-        ids = merge(ids, pair, idx)
-        merges[pair] = idx
-    return merges
+    return train(text, vocab_size, start=lambda text: [ord(c) for c in text])
 
 
 def train_ids_from_257(text, vocab_size):
@@ -349,6 +360,132 @@ def chunks_first_only(chunks, vocab_size):
 
 def chunks_first_seen_ties(chunks, vocab_size):
     return train_chunks(chunks, vocab_size, pick=lambda stats: max(stats, key=stats.get))
+
+
+# Wrong answers found in a review of the checks: each was told about another idea (or passed).
+
+
+def stats_count_never_started(ids):
+    counts = {}
+    for pair in pairwise(ids):
+        counts[pair] += 1  # KeyError: a pair seen for the first time has no count yet
+    return counts
+
+
+def stats_one_past_the_end(ids):
+    counts = {}
+    for i in range(len(ids)):
+        pair = (ids[i], ids[i + 1])
+        counts[pair] = counts.get(pair, 0) + 1
+    return counts
+
+
+def stats_without_return(ids):
+    counts = {}
+    for pair in pairwise(ids):
+        counts[pair] = counts.get(pair, 0) + 1
+
+
+def merge_in_place(ids, pair, idx):
+    """The right ids, but written into the caller's list: the exercise asks for a new list."""
+    i = 0
+    while i < len(ids) - 1:
+        if (ids[i], ids[i + 1]) == pair:
+            ids[i : i + 2] = [idx]
+        i += 1
+    return ids
+
+
+def merge_deletes_while_looping(ids, pair, idx):
+    for i in range(len(ids) - 1):
+        if (ids[i], ids[i + 1]) == pair:
+            ids[i] = idx
+            del ids[i + 1]
+    return ids
+
+
+def merge_always_appends_last(ids, pair, idx):
+    out, used = [], False
+    for a, b in pairwise(ids):
+        if used:
+            used = False
+        elif (a, b) == pair:
+            out.append(idx)
+            used = True
+        else:
+            out.append(a)
+    return out + ids[-1:]  # the last id, even when the last pair used it
+
+
+def train_one_merge_short(text, vocab_size):
+    return train(text, vocab_size - 1)
+
+
+def train_discards_merged_ids(text, vocab_size):
+    """Calls merge without keeping the new list it returns."""
+    return train(text, vocab_size, keep=False)
+
+
+def train_on_characters(text, vocab_size):
+    return train(text, vocab_size, start=list)
+
+
+def train_id_to_pair(text, vocab_size):
+    return {idx: pair for pair, idx in train(text, vocab_size).items()}
+
+
+def train_ties_by_first_id(text, vocab_size):
+    return train(text, vocab_size, pick=lambda stats: min(stats, key=lambda p: (-stats[p], p[0])))
+
+
+def encode_get_without_default(text, merges):
+    return encode(text, merges, rank=lambda merges, p: merges.get(p))  # None for a pair never learned
+
+
+def encode_unlearned_pairs_win(text, merges):
+    return encode(text, merges, rank=lambda merges, p: merges.get(p, 0))
+
+
+def encode_latest_present_first(text, merges):
+    """The present pair of HIGHEST merge id first."""
+    return encode(text, merges, rank=lambda merges, p: -merges.get(p, -1))
+
+
+def decode_str_join(ids, vocab):
+    return "".join(vocab[i] for i in ids)
+
+
+def decode_each_token_strictly(ids, vocab):
+    return "".join(vocab[i].decode("utf-8") for i in ids)
+
+
+def decode_with_str(ids, vocab):
+    return str(b"".join(vocab[i] for i in ids))
+
+
+def specials_appended_as_lists(text, special_tokens, encode_ordinary):
+    """A piece's ids go in as one item: a list inside the list."""
+    pieces = re.split("(" + "|".join(map(re.escape, special_tokens)) + ")", text)
+    return [special_tokens[p] if p in special_tokens else encode_ordinary(p) for p in pieces if p]
+
+
+def add_one_per_chunk(stats, chunk):
+    for pair in get_stats(chunk):  # the keys only: 1 per chunk, whatever the count
+        stats[pair] = stats.get(pair, 0) + 1
+
+
+def chunks_count_pairs_once_per_chunk(chunks, vocab_size):
+    return train_chunks(chunks, vocab_size, count=add_one_per_chunk)
+
+
+def chunks_counts_overwritten(chunks, vocab_size):
+    # dict.update replaces a pair's count with this chunk's instead of adding to it
+    return train_chunks(chunks, vocab_size, count=lambda stats, chunk: stats.update(get_stats(chunk)))
+
+
+def chunks_merged_ids_discarded(chunks, vocab_size):
+    """Merges with `for chunk in ids: chunk = merge(...)`, which leaves ids holding the old lists."""
+    return train_chunks(chunks, vocab_size, keep=False)
 
 
 # ------------------------------------------------------------------ tests
@@ -478,6 +615,28 @@ MISTAKES = [
     (checks.train_chunks, chunks_distinct, "a repeated chunk", "a repeated chunk counts each time"),
     (checks.train_chunks, chunks_first_only, "counts over all chunks", "count over all chunks"),
     (checks.train_chunks, chunks_first_seen_ties, "words with their spaces", "ties go to the smaller pair"),
+    # found in review: each of these was told about another idea, or passed
+    (checks.get_stats, stats_count_never_started, "the last pair counts too", "a new pair's count"),
+    (checks.get_stats, stats_one_past_the_end, "a single id", "no pair starts at the last id"),
+    (checks.get_stats, stats_without_return, "empty list", "return the answer"),
+    (checks.merge, merge_in_place, "the pair at the end", "a new list"),
+    (checks.merge, merge_deletes_while_looping, "the pair at the end", "a new list"),
+    (checks.merge, merge_always_appends_last, "the pair at the end", "the last id may be used up"),
+    (checks.train, train_one_merge_short, "one merge", "new ids"),
+    (checks.train, train_discards_merged_ids, "a tie at merge 2", "keep the merged ids"),
+    (checks.train, train_on_characters, "one merge", "train on UTF-8 bytes"),
+    (checks.train, train_id_to_pair, "one merge", "merges map a pair to its id"),
+    (checks.train, train_ties_by_first_id, "multi-byte characters", "ties go to the smaller pair"),
+    (checks.encode, encode_get_without_default, "most frequent", "a pair never learned must lose"),
+    (checks.encode, encode_unlearned_pairs_win, "most frequent", "a pair never learned must lose"),
+    (checks.encode, encode_latest_present_first, "on the right", "replay merges in the order"),
+    (checks.decode, decode_str_join, "two bytes", "tokens are bytes"),
+    (checks.decode, decode_each_token_strictly, "one character split over two tokens", "join the bytes"),
+    (checks.decode, decode_with_str, "no ids", "decode the bytes"),
+    (checks.encode_with_specials, specials_appended_as_lists, "no special token", "one flat list"),
+    (checks.train_chunks, chunks_count_pairs_once_per_chunk, "twice in one chunk", "count every occurrence"),
+    (checks.train_chunks, chunks_counts_overwritten, "a repeated chunk", "add the counts up"),
+    (checks.train_chunks, chunks_merged_ids_discarded, "merges build on merges", "keep the merged ids"),
 ]
 
 # Every piece of code a message must not show: the solutions above, the notebook's and bltlib's.
@@ -570,3 +729,21 @@ def test_a_tuple_is_not_accepted_for_a_list():
     result = checks.merge(lambda ids, pair, idx: tuple(merge(ids, pair, idx)), raise_on_fail=False)
     assert not result.passed and "got a tuple, expected a list" in result.message
     assert result.idea.name == "return a list"
+
+
+def test_a_merge_that_changes_its_ids_is_told_so_whatever_it_returns():
+    # Its answer is right, but the caller's list now holds it too: the exercise asks for a new list.
+    result = checks.merge(merge_in_place, raise_on_fail=False)
+    assert "ids was [5, 1, 2] and your call left it [5, 9]" in " ".join(result.message.split())
+    # An in-place loop that then runs past the shortened list is told the same, not "the last id".
+    longer = checks.merge(merge_deletes_while_looping, raise_on_fail=False, more=True).message
+    assert "✗ 6 (the pair twice) -> a new list" in longer, longer
+    # The watch keeps what the check says of a non-function and of a right answer.
+    assert "expected a function, got an int" in checks.merge(5, raise_on_fail=False).message
+    assert checks.merge(merge, raise_on_fail=False).passed
+
+
+def test_the_instructions_say_what_the_checks_enforce():
+    steps = {text.split("\n")[0]: " ".join(text.split()) for text in markdown_cells(NOTEBOOK)}
+    assert "`ids` itself left as it was" in steps["## Step 2: `merge`"]
+    assert "a pair seen twice in one chunk counts twice" in steps["## Step 7 (a variant): train on chunks"]
