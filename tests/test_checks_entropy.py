@@ -195,6 +195,64 @@ def capped_returns_starts(entropies, threshold, max_patch_length):
     return global_starts(entropies, threshold)
 
 
+def entropy_without_the_minus(logits):
+    log_p = torch.log_softmax(logits.float(), dim=-1)
+    return (log_p.exp() * log_p).sum(-1)
+
+
+def entropy_logits_as_log_p(logits):
+    p = torch.softmax(logits.float(), dim=-1)
+    return -(p * logits.float()).sum(-1)
+
+
+def entropy_unweighted(logits):
+    return -torch.log_softmax(logits.float(), dim=-1).sum(-1)
+
+
+def entropy_of_sigmoids(logits):
+    p = torch.sigmoid(logits.float())  # no known mistake: the first case's own idea is shown
+    return -(p * p.log()).sum(-1)
+
+
+def entropy_as_numpy(logits):
+    return entropy_from_logits(logits).numpy()
+
+
+def global_token_one_twice(entropies, threshold):
+    # The loop starts at token 1, already a forced start: 1 appears twice when entropies[0] is high.
+    return [0, 1][: len(entropies)] + [t for t in range(1, len(entropies)) if entropies[t - 1] > threshold]
+
+
+def global_forced_last(entropies, threshold):
+    return [t for t in range(2, len(entropies)) if entropies[t - 1] > threshold] + [0, 1][: len(entropies)]
+
+
+def global_next_entropy(entropies, threshold):
+    return [0, 1][: len(entropies)] + [
+        t for t in range(2, len(entropies) - 1) if entropies[t + 1] > threshold
+    ]
+
+
+def global_skips_the_last_token(entropies, threshold):
+    return [0, 1][: len(entropies)] + [
+        t for t in range(2, len(entropies) - 1) if entropies[t - 1] > threshold
+    ]
+
+
+def monotonic_greater_equal(entropies, threshold):
+    forced = list(range(min(len(entropies), 3)))
+    return forced + [t for t in range(3, len(entropies)) if entropies[t - 1] - entropies[t - 2] >= threshold]
+
+
+def calibrate_torch_quantile(entropies, target_patch_size):
+    # A 0-dimensional torch tensor is one number too.
+    return torch.quantile(torch.from_numpy(entropies), 1 - 1 / target_patch_size)
+
+
+def capped_cuts_off(entropies, threshold, max_patch_length):
+    return [min(n, max_patch_length) for n in capped_no_split(entropies, threshold, max_patch_length)]
+
+
 # ------------------------------------------------------------------ tests
 
 
@@ -205,6 +263,7 @@ CORRECT = [
     (checks.calibrate, calibrate),
     (checks.capped_lengths, capped_lengths),
     (checks.capped_lengths, checks.reference_capped_lengths),
+    (checks.calibrate, calibrate_torch_quantile),
 ]
 
 
@@ -279,8 +338,20 @@ MISTAKES = [
     (checks.capped_lengths, capped_zero_remainder, "a patch of 6", "no empty patch"),
     (checks.capped_lengths, capped_on_a_grid, "a patch of 6", "count from each patch's own start"),
     (checks.capped_lengths, capped_returns_starts, "one token", "lengths, not starts"),
+    (checks.entropy_from_logits, entropy_without_the_minus, "uniform", "the minus sign"),
+    (checks.entropy_from_logits, entropy_logits_as_log_p, "uniform", "log-probabilities, not logits"),
+    (checks.entropy_from_logits, entropy_unweighted, "uniform", "weight by the probability"),
+    (checks.entropy_from_logits, entropy_of_sigmoids, "uniform", "the entropy formula"),
+    (checks.entropy_from_logits, entropy_as_numpy, "uniform", "return a tensor"),
+    (checks.global_starts, global_token_one_twice, "official BLT", "each start once"),
+    (checks.global_starts, global_forced_last, "one spike", "in increasing order"),
+    (checks.global_starts, global_next_entropy, "one spike", "the entropy of the token before"),
+    (checks.global_starts, global_skips_the_last_token, "equal to the threshold", "up to the last token"),
+    (checks.monotonic_starts, monotonic_greater_equal, "a rise equal to the threshold", "strictly above"),
+    (checks.capped_lengths, capped_cuts_off, "a patch of 4", "split, do not cut off"),
 ]
 SOLUTIONS = {c.__name__: [s] for c, s in CORRECT[:5]}
+SOLUTIONS["calibrate"].append(calibrate_torch_quantile)
 SOLUTIONS["capped_lengths"].append(checks.reference_capped_lengths)
 for _name, _source in notebook_solutions(NOTEBOOK).items():
     SOLUTIONS.setdefault(_name, []).append(_source)
@@ -359,3 +430,13 @@ def test_not_implemented_points_at_the_stub():
 def test_calibration_failure_says_what_the_threshold_gives():
     result = checks.calibrate(calibrate_wrong_quantile, raise_on_fail=False)
     assert "patches (" in result.message and "tokens per patch" in result.message
+
+
+def test_a_wrong_type_is_named_as_the_learner_writes_it():
+    assert "not a numpy.ndarray" in checks.entropy_from_logits(entropy_as_numpy, raise_on_fail=False).message
+
+    def floats(entropies, threshold):
+        return [float(t) for t in global_starts(entropies, threshold)]
+
+    message = checks.global_starts(floats, raise_on_fail=False).message
+    assert "not a list holding a float (0.0)" in " ".join(message.split()), message

@@ -170,6 +170,96 @@ def yarn_ramp_no_two_pi(head_dim, base, original, beta_fast=32, beta_slow=1):
     return _ramp(head_dim, math.floor(dim(beta_fast)), math.ceil(dim(beta_slow)))
 
 
+def rotate_positions_off_by_one(x, positions, base=10000.0):
+    return rotate_half_solution(x, positions + 1, base)  # counts positions from 1
+
+
+def rotate_cos_sin_swapped(x, positions, base=10000.0):
+    a = _angles(x, positions, base)
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((x1 * a.sin() - x2 * a.cos(), x1 * a.cos() + x2 * a.sin()), dim=-1)
+
+
+def rotate_second_from_turned_first(x, positions, base=10000.0):
+    d = x.shape[-1]
+    a = _angles(x, positions, base)
+    x1, x2 = x[..., : d // 2], x[..., d // 2 :]
+    x1 = x1 * a.cos() - x2 * a.sin()
+    x2 = x1 * a.sin() + x2 * a.cos()  # uses the first channel already turned
+    return torch.cat((x1, x2), dim=-1)
+
+
+def rotate_exponent_over_even_channels(x, positions, base=10000.0):
+    # arange(0, d, 2) already holds 2i: doubling it again gives base ** (-4i / d).
+    d = x.shape[-1]
+    theta = base ** (-2 * torch.arange(0, d, 2, dtype=torch.float32) / d)
+    a = positions.float()[:, None] * theta[None, :]
+    x1, x2 = x[..., : d // 2], x[..., d // 2 :]
+    return torch.cat((x1 * a.cos() - x2 * a.sin(), x1 * a.sin() + x2 * a.cos()), dim=-1)
+
+
+def rotate_angles_times_all_of_x(x, positions, base=10000.0):
+    a = _angles(x, positions, base)  # [T, d/2] against x's [T, d]
+    x1, x2 = x.chunk(2, dim=-1)
+    return x * a.cos() + torch.cat((-x2, x1), dim=-1) * a.sin()
+
+
+def rotate_unchanged(x, positions, base=10000.0):
+    return x.clone()
+
+
+def rotate_as_numpy(x, positions, base=10000.0):
+    return rotate_half_solution(x, positions, base).numpy()
+
+
+def interleaved_positions_off_by_one(x, positions, base=10000.0):
+    return rotate_interleaved(x, positions + 1, base)
+
+
+def interleaved_cos_sin_swapped(x, positions, base=10000.0):
+    a = _angles(x, positions, base)
+    x1, x2 = x[..., 0::2], x[..., 1::2]
+    return torch.stack((x1 * a.sin() - x2 * a.cos(), x1 * a.cos() + x2 * a.sin()), dim=-1).flatten(-2)
+
+
+def pi_exponent_over_even_channels(head_dim, base, factor):
+    return base ** (-2 * torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim) / factor
+
+
+def yarn_ramp_no_two_in_dim(head_dim, base, original, beta_fast=32, beta_slow=1):
+    def dim(turns):
+        return head_dim * math.log(original / (turns * 2 * math.pi)) / math.log(base)
+
+    return _ramp(head_dim, math.floor(dim(beta_fast)), math.ceil(dim(beta_slow)))
+
+
+def yarn_ramp_rounded_inwards(head_dim, base, original, beta_fast=32, beta_slow=1):
+    low = math.ceil(_dim(beta_fast, head_dim, base, original))
+    high = math.floor(_dim(beta_slow, head_dim, base, original))
+    return _ramp(head_dim, low, high)
+
+
+def yarn_ramp_always_nudged(head_dim, base, original, beta_fast=32, beta_slow=1):
+    low = max(math.floor(_dim(beta_fast, head_dim, base, original)), 0)
+    high = min(math.ceil(_dim(beta_slow, head_dim, base, original)), head_dim - 1) + 0.001
+    return ((torch.arange(head_dim // 2, dtype=torch.float32) - low) / (high - low)).clamp(0, 1)
+
+
+def yarn_ramp_by_channel(head_dim, base, original, beta_fast=32, beta_slow=1):
+    low = max(math.floor(_dim(beta_fast, head_dim, base, original)), 0)
+    high = min(math.ceil(_dim(beta_slow, head_dim, base, original)), head_dim - 1)
+    channels = torch.arange(0, head_dim, 2, dtype=torch.float32)  # 2i, not the pair index i
+    return ((channels - low) / (high - low)).clamp(0, 1)
+
+
+def yarn_ramp_high_capped_at_last_pair(head_dim, base, original, beta_fast=32, beta_slow=1):
+    low = max(math.floor(_dim(beta_fast, head_dim, base, original)), 0)
+    high = min(math.ceil(_dim(beta_slow, head_dim, base, original)), head_dim // 2 - 1)
+    if low == high:
+        high += 0.001
+    return ((torch.arange(head_dim // 2, dtype=torch.float32) - low) / (high - low)).clamp(0, 1)
+
+
 CORRECT = [
     (checks.rotate, reference_rotate),
     (checks.rotate, rotate_half_solution),
@@ -219,6 +309,20 @@ MISTAKES = [
     (checks.yarn_ramp, yarn_ramp_low_below_zero, "short context", "low is at least 0"),
     (checks.yarn_ramp, yarn_ramp_divides_by_zero, "low == high", "low == high"),
     (checks.yarn_ramp, yarn_ramp_no_two_pi, "head_dim 16", "the pair for a number of turns"),
+    (checks.rotate, rotate_positions_off_by_one, "unit vectors", "use the positions given"),
+    (checks.rotate, rotate_cos_sin_swapped, "unit vectors", "cos for the channel itself"),
+    (checks.rotate, rotate_second_from_turned_first, "unit vectors", "turn the pair as it was"),
+    (checks.rotate, rotate_exponent_over_even_channels, "the second pair", "the frequency of pair i"),
+    (checks.rotate, rotate_unchanged, "unit vectors", "turn each pair by its angle"),
+    (checks.rotate, rotate_as_numpy, "unit vectors", "return a tensor"),
+    (checks.rotate_interleaved, interleaved_positions_off_by_one, "unit vectors", "use the positions given"),
+    (checks.rotate_interleaved, interleaved_cos_sin_swapped, "unit vectors", "cos for the channel itself"),
+    (checks.pi_inv_freq, pi_exponent_over_even_channels, "factor 1", "the frequency of pair i"),
+    (checks.yarn_ramp, yarn_ramp_no_two_in_dim, "head_dim 16", "the pair for a number of turns"),
+    (checks.yarn_ramp, yarn_ramp_rounded_inwards, "head_dim 16", "round low down and high up"),
+    (checks.yarn_ramp, yarn_ramp_always_nudged, "head_dim 16", "only when low == high"),
+    (checks.yarn_ramp, yarn_ramp_by_channel, "head_dim 16", "one value per pair"),
+    (checks.yarn_ramp, yarn_ramp_high_capped_at_last_pair, "long context", "high is at most head_dim - 1"),
 ]
 SOLUTIONS = {
     "rotate": [reference_rotate, rotate_half_solution],
@@ -279,3 +383,26 @@ def test_not_implemented_and_wrong_types_are_explained():
     assert not result.passed and "YOUR CODE HERE" in result.message
     result = checks.pi_inv_freq(lambda d, b, f: reference_pi_inv_freq(d, b, f).tolist(), raise_on_fail=False)
     assert not result.passed and "types:" in result.message and result.idea.name == "return a tensor"
+
+
+def test_an_angle_table_that_does_not_fit_x_is_explained():
+    # x * cos with cos [T, d/2] and x [T, d]: torch refuses; the hint says why, not "pair i with i + d/2".
+    result = checks.rotate(rotate_angles_times_all_of_x, raise_on_fail=False)
+    assert "raised:   RuntimeError" in result.message and result.idea.name == "one angle per pair", (
+        result.message
+    )
+    longer = checks.rotate(rotate_angles_times_all_of_x, raise_on_fail=False, more=True).message
+    assert "  more:     " in longer
+
+
+def test_a_wrong_type_is_named_as_the_learner_writes_it():
+    result = checks.rotate(rotate_as_numpy, raise_on_fail=False)
+    assert "not a numpy.ndarray" in result.message, result.message
+
+
+def test_an_unknown_wrong_turn_is_not_blamed_on_the_layout():
+    # Returning x unchanged matches no known mistake: the first case's hint describes the turn it
+    # expects, rather than claiming the wrong channels were paired.
+    for check in (checks.rotate, checks.rotate_interleaved):
+        result = check(rotate_unchanged, raise_on_fail=False)
+        assert result.case_index == 0 and result.idea.name == "turn each pair by its angle", result.message

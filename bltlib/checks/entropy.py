@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from bltlib import entropy, patching
-from bltlib.checks.core import Case, CheckResult, Idea, Mistake, check
+from bltlib.checks.core import Case, CheckResult, Idea, Mistake, a_type, check
 from bltlib.data import blt_golden_example
 
 
@@ -127,6 +127,35 @@ _SUM = Idea(
     "number of classes",
     more=_ENTROPY_EXAMPLE,
 )
+_MINUS = Idea(
+    "the minus sign",
+    "log p is at most 0 for a probability p, so the sum of p log p is negative (or 0); the entropy is "
+    "MINUS that sum, never negative",
+    more=_ENTROPY_EXAMPLE,
+)
+_LOG_P = Idea(
+    "log-probabilities, not logits",
+    "each class's term is p_v times log p_v, the log of its softmax probability, not its raw logit: a "
+    "logit is a log-probability only up to a shift shared by every class (the log of the softmax's "
+    "denominator)",
+    more="Logits (0, 0): p = (0.5, 0.5) and log p = (-0.693, -0.693), so H = 0.693. With the logits in "
+    "place of log p every term is 0.5 * 0 and the sum is 0. Logits (3, 3) give the same p and the same "
+    "H, though the logits differ: only log p counts.",
+)
+_WEIGHT = Idea(
+    "weight by the probability",
+    "H = -sum over v of p_v log p_v: each class's log-probability counts in proportion to its "
+    "probability; a plain sum of the log-probabilities is not an entropy (it grows with every unlikely "
+    "class)",
+    more="Logits (0, 0): -(0.5 ln 0.5 + 0.5 ln 0.5) = 0.693, while -(ln 0.5 + ln 0.5) = 1.386. Uniform "
+    "over 260 classes: ln 260 = 5.561, while the unweighted sum is 260 * ln 260 = 1445.8.",
+)
+_FORMULA = Idea(
+    "the entropy formula",
+    "H = -sum over v of p_v ln p_v, with p = softmax(logits) over the last axis: uniform logits over 260 "
+    "classes give every class p = 1/260 and H = ln 260 = 5.5607 nats",
+    more=_ENTROPY_EXAMPLE,
+)
 _ENTROPY_MISTAKES = (
     Mistake(lambda lg: _entropy_of(lg, unit=math.log(2)), _NATS),
     Mistake(lambda lg: _entropy_of(lg, unit=lg.shape[-1]), _SUM),
@@ -136,14 +165,15 @@ _ENTROPY_MISTAKES = (
     Mistake(_naive, _OVERFLOW),
     Mistake(_softmax_then_log, _ZERO_LOG_ZERO),
     Mistake(lambda lg: _entropy_of(lg, dim=0), _LAST_AXIS),
+    Mistake(lambda lg: -_entropy_of(lg), _MINUS),
+    Mistake(lambda lg: -(torch.softmax(lg.float(), dim=-1) * lg.float()).sum(-1), _LOG_P),
+    Mistake(lambda lg: -torch.log_softmax(lg.float(), dim=-1).sum(-1), _WEIGHT),
 )
 
 
 def _entropy_form(actual: Any, expected: torch.Tensor) -> Idea | None:
     if not isinstance(actual, torch.Tensor):
-        return Idea(
-            "return a tensor", f"a tensor of entropies, not a {type(actual).__name__}", _LAST_AXIS.more
-        )
+        return Idea("return a tensor", f"a tensor of entropies, not {a_type(actual)}", _LAST_AXIS.more)
     if actual.shape != expected.shape:
         return Idea(
             "one entropy per position",
@@ -176,7 +206,7 @@ def entropy_from_logits(
         return Case((logits,), entropy.entropy_from_logits(logits), label=label, hint=hint, names=("logits",))
 
     cases = [
-        case(torch.zeros(260), "uniform over 260 ids: ln 260 = 5.5607 nats", _ALL_CLASSES),
+        case(torch.zeros(260), "uniform over 260 ids: ln 260 = 5.5607 nats", _FORMULA),
         case(torch.tensor([0.0, 0.0]), "two equally likely classes: ln 2 = 0.6931", _NATS),
         case(torch.tensor([1000.0, 1000.0]), "two huge equal logits: still ln 2", _OVERFLOW),
         case(torch.tensor([0.0, -1e4]), "a certain prediction: entropy 0", _ZERO_LOG_ZERO),
@@ -219,16 +249,32 @@ def _same_ints(actual: Any, expected: list[int]) -> bool:
     return _as_ints(actual) == expected
 
 
-def _ints_form(what: str) -> Callable[[Any, list], Idea | None]:
+def _kind(actual: Any) -> str:
+    """What an answer that is not a list of ints is, with its article: 'a float64 array', 'a list
+    holding a float (0.0)', 'a set'."""
+    if isinstance(actual, np.ndarray):
+        return f"a {actual.dtype} array"
+    if isinstance(actual, list | tuple):
+        bad = next((x for x in actual if isinstance(x, bool) or not isinstance(x, int | np.integer)), None)
+        if bad is not None:
+            return f"a {type(actual).__name__} holding {a_type(bad)} ({bad!r})"
+    return a_type(actual)
+
+
+def _ints_form(what: str, starts: bool = False) -> Callable[[Any, list], Idea | None]:
     def form(actual: Any, expected: list) -> Idea | None:
-        if _as_ints(actual) is None:
-            kind = f"{actual.dtype} array" if isinstance(actual, np.ndarray) else type(actual).__name__
+        ints = _as_ints(actual)
+        if ints is None:
             return Idea(
                 f"return a list of {what}",
-                f"a list of ints (a 1-D integer array is fine too), not a {kind}",
+                f"a list of ints (a 1-D integer array is fine too), not {_kind(actual)}",
                 more=f"For example [0, 1, 3]: the {what} as plain ints (a 1-D integer array is fine too); a "
                 "mask of True/False per position, or floats, are not.",
             )
+        if starts and len(set(ints)) < len(ints):
+            return _ONCE
+        if starts and ints != sorted(ints):
+            return _SORTED
         return None
 
     return form
@@ -256,6 +302,19 @@ _RULE_EXAMPLE = (
     "token 2 at 0.2 (no), token 3 at 3.0 (yes: the model was unsure about token 3), token 4 at 0.1 (no). "
     "Starts [0, 1, 3]."
 )
+_ONCE = Idea(
+    "each start once",
+    "a position starts at most one patch: listed twice, it would make an empty patch. The forced starts "
+    "are not tested again: the test of the entropies begins at the first token after them",
+    more=_RULE_EXAMPLE,
+)
+_SORTED = Idea(
+    "in increasing order",
+    "return the starts sorted, from 0 to the last one: the patches follow each other along the sequence",
+    more=_RULE_EXAMPLE,
+)
+
+
 _FORCED = Idea(
     "tokens 0 and 1 always start",
     "[BOS] (token 0) is a patch of its own and token 1 starts the first patch of bytes, whatever the "
@@ -286,8 +345,16 @@ _UNSURE = Idea(
     "there; predictable stretches stay together in one patch",
     more=_RULE_EXAMPLE,
 )
+_LAST_TOKEN = Idea(
+    "up to the last token",
+    "every token from 2 to n - 1 can start a patch, the last one too (it looks at entropies[n - 2]); only "
+    "entropies[n - 1], the uncertainty about a token after the sequence, is never used",
+    more=_RULE_EXAMPLE,
+)
 _GLOBAL_MISTAKES = (
     Mistake(lambda e, th: _global(e, th, shift=0), _INDEX),
+    Mistake(lambda e, th: _global(e, th, shift=-1), _INDEX),
+    Mistake(lambda e, th: [t for t in _global(e, th) if t < max(2, len(e) - 1)], _LAST_TOKEN),
     Mistake(lambda e, th: _global(e, th, forced=None), _FORCED),
     Mistake(lambda e, th: [t for t in range(2, len(e)) if e[t - 1] > th], _FORCED),
     Mistake(lambda e, th: [0, 1] + _global(e, th)[2:], _ONE_TOKEN),
@@ -326,7 +393,7 @@ def global_starts(fn: Callable, *, raise_on_fail: bool = True, more: bool = Fals
         compare=_same_ints,
         hint=_INDEX,
         mistakes=_GLOBAL_MISTAKES,
-        form=_ints_form("start positions"),
+        form=_ints_form("start positions", starts=True),
         more=more,
         lesson="entropy",
         raise_on_fail=raise_on_fail,
@@ -334,7 +401,7 @@ def global_starts(fn: Callable, *, raise_on_fail: bool = True, more: bool = Fals
 
 
 def _monotonic(
-    e: np.ndarray, threshold: float, *, forced: int = 3, shift: int = 1, rise: str = "up"
+    e: np.ndarray, threshold: float, *, forced: int = 3, shift: int = 1, rise: str = "up", op: str = ">"
 ) -> list[int]:
     n = len(e)
     change = {
@@ -342,8 +409,9 @@ def _monotonic(
         "abs": lambda t: abs(e[t - shift] - e[t - shift - 1]),
         "level": lambda t: e[t - shift],
     }[rise]
+    above = (lambda v: v >= threshold) if op == ">=" else (lambda v: v > threshold)
     head = list(range(min(n, forced)))
-    return head + [t for t in range(3, n) if t - shift < n and change(t) > threshold]
+    return head + [t for t in range(3, n) if t - shift < n and above(change(t))]
 
 
 _RISE_EXAMPLE = (
@@ -374,12 +442,19 @@ _RISE_INDEX = Idea(
     "about token t minus the uncertainty about token t - 1",
     more=_RISE_EXAMPLE,
 )
+_STRICT_RISE = Idea(
+    "strictly above",
+    "a patch starts when the rise is ABOVE the threshold (>); a rise equal to it does not start one",
+    more="Entropies (0.25, 0.25, 0.25, 0.75, 0.75), threshold 0.5: token 3 looks at 0.25 - 0.25 = 0 (no), "
+    "token 4 at 0.75 - 0.25 = 0.5, equal to the threshold (no). Only the forced starts: [0, 1, 2].",
+)
 _MONOTONIC_MISTAKES = (
     Mistake(lambda e, th: _monotonic(e, th, forced=2), _FORCED3),
     Mistake(lambda e, th: _global(e, th), _RISE),
     Mistake(lambda e, th: _monotonic(e, th, rise="level"), _RISE),
     Mistake(lambda e, th: _monotonic(e, th, rise="abs"), _UP),
     Mistake(lambda e, th: _monotonic(e, th, shift=0), _RISE_INDEX),
+    Mistake(lambda e, th: _monotonic(e, th, op=">="), _STRICT_RISE),
     Mistake(
         lambda e, th: list(range(min(len(e), 3))) + [t for t in range(3, len(e) - 1) if e[t] - e[t - 1] > th],
         _RISE_INDEX,
@@ -404,6 +479,7 @@ def monotonic_starts(fn: Callable, *, raise_on_fail: bool = True, more: bool = F
         case(np.array([0.1, 0.1, 0.1, 0.1, 0.1]), 0.5, "flat entropies: only the forced starts", _FORCED3),
         case(np.array([3.0, 3.0, 3.0, 3.0, 0.5]), 0.5, "high but flat: no new patch", _RISE),
         case(np.array([0.1, 2.0, 0.1, 0.1, 0.1]), 0.5, "a drop opens no patch", _UP),
+        case(np.array([0.25, 0.25, 0.25, 0.75, 0.75]), 0.5, "a rise equal to the threshold", _STRICT_RISE),
         case(np.array([0.1, 0.2, 0.3, 2.0, 2.1, 0.1]), 0.5, "one jump", _RISE_INDEX),
         case(_random_entropies(40, 2), 0.8, "40 random entropies", _RISE_INDEX),
     ]
@@ -414,7 +490,7 @@ def monotonic_starts(fn: Callable, *, raise_on_fail: bool = True, more: bool = F
         compare=_same_ints,
         hint=_RISE,
         mistakes=_MONOTONIC_MISTAKES,
-        form=_ints_form("start positions"),
+        form=_ints_form("start positions", starts=True),
         more=more,
         lesson="entropy",
         raise_on_fail=raise_on_fail,
@@ -454,7 +530,9 @@ def _as_calibration(fn: Callable) -> Callable[[np.ndarray, float], Calibration]:
 
     def calibrated(e: np.ndarray, target: float) -> Calibration:
         threshold = fn(e, target)
-        if isinstance(threshold, torch.Tensor | np.ndarray) and threshold.size == 1:
+        if isinstance(threshold, torch.Tensor) and threshold.numel() == 1:  # Tensor.size is a method
+            threshold = threshold.item()
+        if isinstance(threshold, np.ndarray) and threshold.size == 1:
             threshold = threshold.item()
         if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.floating):
             raise TypeError(f"return one number (the threshold), got {type(threshold).__name__}")
@@ -625,8 +703,18 @@ _STARTS_NOT_LENGTHS = Idea(
     "return how many tokens each patch holds (they add up to n), not the positions where patches start",
     more=_SPLIT_EXAMPLE,
 )
+_KEEP = Idea(
+    "split, do not cut off",
+    "the tokens past max_patch_length are not dropped: they become the next pieces of the same patch, "
+    "so the lengths still add up to n",
+    more=_SPLIT_EXAMPLE,
+)
 _CAPPED_MISTAKES = (
     Mistake(lambda e, th, cap: _lengths(patching.entropy_patch_starts(e, th), len(e)), _CAP),
+    Mistake(
+        lambda e, th, cap: [min(n, cap) for n in _lengths(patching.entropy_patch_starts(e, th), len(e))],
+        _KEEP,
+    ),
     Mistake(lambda e, th, cap: _lengths(patching.entropy_patch_starts(e, th), len(e))[:-1], _LENGTHS),
     Mistake(
         lambda e, th, cap: _split(_lengths(patching.entropy_patch_starts(e, th), len(e))[:-1], cap, ""),

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from bltlib.checks.core import Case, CheckResult, Idea, Mistake, check
+from bltlib.checks.core import Case, CheckResult, Idea, Mistake, a_type, check
 from bltlib.rope import apply_rotary, default_inv_freq, interleaved_to_half, rope_cos_sin, rope_parameters
 
 
@@ -49,7 +49,7 @@ def _alike(actual: Any, wrong: Any) -> bool:
 
 def _tensor_form(actual: Any, expected: torch.Tensor) -> Idea | None:
     if not isinstance(actual, torch.Tensor):
-        return Idea("return a tensor", f"a float32 torch tensor, not a {type(actual).__name__}")
+        return Idea("return a tensor", f"a float32 torch tensor, not {a_type(actual)}")
     if not actual.is_floating_point():
         return Idea("return floats", "a float32 tensor: angles, cosines and rotated vectors are not integers")
     if actual.shape != expected.shape:
@@ -74,10 +74,14 @@ def _turn(
     layout: str = "half",
     sign: int = 1,
     angles: str = "cat",
+    swap: bool = False,
+    sequential: bool = False,
 ) -> torch.Tensor:
-    """Rotate ``x`` pair by pair, with switches for the usual mistakes (the defaults give RoPE)."""
+    """Rotate ``x`` pair by pair, with switches for the usual mistakes (the defaults give RoPE):
+    ``swap`` puts sin where cos goes, ``sequential`` computes the second channel from the first one
+    already turned."""
     a = positions.float()[:, None] * inv[None, :]
-    cos, sin = a.cos(), a.sin()
+    cos, sin = (a.sin(), a.cos()) if swap else (a.cos(), a.sin())
     d = x.shape[-1]
     if layout == "half":
         if angles == "interleave":  # the angles of the interleaved layout, on the half layout
@@ -86,10 +90,11 @@ def _turn(
             rot = torch.cat((-x2, x1), dim=-1)
             return x * full.cos() + sign * rot * full.sin()
         x1, x2 = x[..., : d // 2], x[..., d // 2 :]
-        return torch.cat((x1 * cos - sign * x2 * sin, sign * x1 * sin + x2 * cos), dim=-1)
-    x1, x2 = x[..., 0::2], x[..., 1::2]
-    first, second = x1 * cos - sign * x2 * sin, sign * x1 * sin + x2 * cos
-    if layout == "unmerged":  # rotated pairs left as [all firsts, all seconds]
+    else:
+        x1, x2 = x[..., 0::2], x[..., 1::2]
+    first = x1 * cos - sign * x2 * sin
+    second = sign * (first if sequential else x1) * sin + x2 * cos
+    if layout in ("half", "unmerged"):  # unmerged: interleaved pairs left as [all firsts, all seconds]
         return torch.cat((first, second), dim=-1)
     return torch.stack((first, second), dim=-1).flatten(-2)
 
@@ -152,6 +157,72 @@ _BASE = Idea(
     more="With base 100 and d = 4 the second pair turns at 0.1 radian per position; with 10000 it would "
     "turn at 0.01.",
 )
+_COS_SIN = Idea(
+    "cos for the channel itself",
+    "a turn by angle a keeps cos a of each channel and mixes in sin a of its partner: the pair (p, q) "
+    "becomes (p cos a - q sin a, p sin a + q cos a), so at position 0 (cos = 1, sin = 0) nothing moves",
+    more="Turning (1, 0) by a = 1 radian gives (cos 1, sin 1) = (0.540, 0.841). With sin and cos "
+    "exchanged it would give (sin 1, cos 1) = (0.841, 0.540), and at a = 0 the pair (1, 0) would "
+    "become (0, 1): a quarter turn where no turn is due.",
+)
+_BEFORE = Idea(
+    "turn the pair as it was",
+    "both new channels are computed from the pair's values BEFORE the turn: the second channel's "
+    "formula uses the original first channel, not the first channel just turned",
+    more="(1, 0) turned by 1 radian: the first channel becomes 1 cos 1 - 0 sin 1 = 0.540 and the second "
+    "1 sin 1 + 0 cos 1 = 0.841. Putting the new first channel, 0.540, into the second formula gives "
+    "0.540 sin 1 = 0.455 instead: the pair (0.540, 0.455) has length 0.706, not 1, so it was not "
+    "turned but shrunk. Keep the old values until both new ones are computed.",
+)
+_TABLE = Idea(
+    "one angle per pair",
+    "the angles form a [T, d/2] table, one column per pair, while x has d channels: each pair's angle "
+    "goes with both channels of that pair, i.e. with the pairs' first channels and with their second "
+    "channels ([T, d/2] each), not with the whole of x at once",
+    more="d = 4, T = 3: the table is [3, 2], one angle per pair; x is [3, 4]. Pair 0 is channels 0 and "
+    "2 in the half layout (0 and 1 in the interleaved one): both use column 0 of the table. Either take "
+    "the [3, 2] first and second channels of the pairs, or repeat the table so that every channel "
+    "finds its pair's angle.",
+)
+
+
+def _table_mismatch(exc: Exception) -> bool:
+    return isinstance(exc, RuntimeError) and "must match the size of tensor" in str(exc)
+
+
+def _first_turn(halves: bool) -> Idea:
+    """The first case's own idea: what the turn of the unit vectors looks like, in each layout."""
+    partner, turned = (2, "(cos m, 0, sin m, 0)") if halves else (1, "(cos m, sin m, 0, 0)")
+    return Idea(
+        "turn each pair by its angle",
+        f"pair 0 (channels 0 and {partner}) turns by m * theta_0 = m radians at position m: the unit "
+        f"vector (1, 0, 0, 0) at position m becomes {turned}; compare your rows with that",
+        more=_TURN_EXAMPLE if halves else _NEIGHBOURS.more,
+    )
+
+
+def _slips(reference: Callable, layout: str) -> tuple[Mistake, ...]:
+    """The mistakes either layout can make: positions counted from 1 (or from -1), cos and sin swapped,
+    the second channel computed from the first one already turned, and 2i used where i is meant in the
+    exponent (``arange(0, d, 2)``, which already holds 2i, doubled again)."""
+
+    def turn(**switches: Any) -> Callable:
+        return lambda x, p, base=1e4: _turn(x, p, _inv_freq(x.shape[-1], base), layout=layout, **switches)
+
+    return (
+        Mistake(lambda x, p, base=1e4: reference(x, p + 1, base), _POSITIONS),
+        Mistake(lambda x, p, base=1e4: reference(x, p - 1, base), _POSITIONS),
+        Mistake(turn(swap=True), _COS_SIN),
+        Mistake(turn(sequential=True), _BEFORE),
+        Mistake(
+            lambda x, p, base=1e4: _turn(
+                x, p, _inv_freq(x.shape[-1], base, lambda i: -4 * i / x.shape[-1]), layout=layout
+            ),
+            _FREQ,
+        ),
+    )
+
+
 _ROTATE_MISTAKES = (
     Mistake(lambda x, p, base=1e4: _turn(x, p, _inv_freq(x.shape[-1], base), layout="interleaved"), _HALVES),
     Mistake(lambda x, p, base=1e4: _turn(x, p, _inv_freq(x.shape[-1], base), sign=-1), _SIGN),
@@ -166,6 +237,7 @@ _ROTATE_MISTAKES = (
     Mistake(
         lambda x, p, base=1e4: _turn(x, p, _inv_freq(x.shape[-1], base, lambda i: 2 * i / x.shape[-1])), _FREQ
     ),
+    *_slips(reference_rotate, "half"),
 )
 
 
@@ -184,7 +256,11 @@ def _rotation_cases(reference: Callable, halves: bool) -> list[Case]:
     layout = _HALVES if halves else _NEIGHBOURS
     return [
         case(
-            units, steps, 10000.0, "d = 4, unit vectors: position m turns the first pair by m radians", layout
+            units,
+            steps,
+            10000.0,
+            "d = 4, unit vectors: position m turns the first pair by m radians",
+            _first_turn(halves),
         ),
         case(
             _x(3, 4, 0),
@@ -225,6 +301,7 @@ def rotate(fn: Callable, *, raise_on_fail: bool = True, more: bool = False) -> C
         hint=_FREQ,
         mistakes=_ROTATE_MISTAKES,
         form=_tensor_form,
+        errors=[(_table_mismatch, _TABLE)],
         more=more,
         lesson="rope",
         raise_on_fail=raise_on_fail,
@@ -280,6 +357,7 @@ _INTERLEAVED_MISTAKES = (
         ),
         _FREQ,
     ),
+    *_slips(reference_rotate_interleaved, "interleaved"),
 )
 
 
@@ -300,6 +378,7 @@ def rotate_interleaved(fn: Callable, *, raise_on_fail: bool = True, more: bool =
         hint=_NEIGHBOURS,
         mistakes=_INTERLEAVED_MISTAKES,
         form=_tensor_form,
+        errors=[(_table_mismatch, _TABLE)],
         more=more,
         lesson="rope",
         raise_on_fail=raise_on_fail,
@@ -354,6 +433,7 @@ _PI_MISTAKES = (
         _PI_ALL,
     ),
     Mistake(lambda d, base, factor: _inv_freq(d, base, lambda i: -i / d) / factor, _FREQ),
+    Mistake(lambda d, base, factor: _inv_freq(d, base, lambda i: -4 * i / d) / factor, _FREQ),
 )
 
 
@@ -427,30 +507,43 @@ def _ramp(
     *,
     rounding: str = "outwards",
     clamp_ends: bool = True,
+    top: int | None = None,
     clamp_ramp: bool = True,
-    nudge: bool = True,
+    nudge: str = "equal",
     two_pi: bool = True,
+    scale: float = 1.0,
     swap: bool = False,
     reverse: bool = False,
+    channels: bool = False,
 ) -> torch.Tensor:
-    """The ramp from the formula, with switches for the usual mistakes (the defaults give the right one)."""
+    """The ramp from the formula, with switches for the usual mistakes (the defaults give the right one):
+    ``scale`` multiplies dim (a factor 2 dropped or added), ``top`` caps high elsewhere than at
+    head_dim - 1, ``nudge`` is "equal", "never" or "always", ``channels`` draws the ramp over the
+    channels 0, 2, 4... instead of the pair indices."""
     if swap:
         beta_fast, beta_slow = beta_slow, beta_fast
 
     def dim(turns: float) -> float:
         circle = 2 * math.pi if two_pi else 1.0
-        return head_dim * math.log(original / (turns * circle)) / (2 * math.log(base))
+        return scale * head_dim * math.log(original / (turns * circle)) / (2 * math.log(base))
 
     low, high = dim(beta_fast), dim(beta_slow)
-    if rounding == "outwards":
-        low, high = math.floor(low), math.ceil(high)
-    elif rounding == "nearest":
-        low, high = round(low), round(high)
+    rounders = {
+        "outwards": (math.floor, math.ceil),
+        "inwards": (math.ceil, math.floor),
+        "down": (math.floor, math.floor),
+        "up": (math.ceil, math.ceil),
+        "nearest": (round, round),
+        "none": (float, float),
+    }
+    round_low, round_high = rounders[rounding]
+    low, high = round_low(low), round_high(high)
     if clamp_ends:
-        low, high = max(low, 0), min(high, head_dim - 1)
-    if nudge and low == high:
+        low, high = max(low, 0), min(high, head_dim - 1 if top is None else top)
+    if nudge == "always" or nudge == "equal" and low == high:
         high += 0.001
-    ramp = (torch.arange(head_dim // 2, dtype=torch.float32) - low) / (high - low)
+    index = torch.arange(0, head_dim, 2) if channels else torch.arange(head_dim // 2)
+    ramp = (index.float() - low) / (high - low)
     ramp = ramp.clamp(0, 1) if clamp_ramp else ramp
     return 1 - ramp if reverse else ramp
 
@@ -506,15 +599,51 @@ _DIM = Idea(
     "are natural, and the betas are the ones you are given",
     more=_RAMP_EXAMPLE,
 )
+_ONLY_IF_EQUAL = Idea(
+    "only when low == high",
+    "the 0.001 is added to high ONLY when low and high are equal (to avoid dividing by zero); otherwise "
+    "the ramp runs exactly from low to high",
+    more=_RAMP_EXAMPLE,
+)
+_PAIR_INDEX = Idea(
+    "one value per pair",
+    "the ramp is a function of the pair index i = 0 .. head_dim/2 - 1, the same index that dim(turns) "
+    "returns, not of the channel numbers 0, 2, 4 ...",
+    more=_RAMP_EXAMPLE,
+)
+_CAP_HIGH = Idea(
+    "high is at most head_dim - 1",
+    "HF transformers caps high at head_dim - 1, not at the last pair index head_dim/2 - 1: with a long "
+    "context, dim(beta_slow) can lie past the last pair, and then the ramp does not reach 1 within the "
+    "pairs",
+    more="head_dim 64, base 10000, L = 65536: dim(32) = 20.1 and dim(1) = 32.1, so low = 20 and high = 33, "
+    "under the cap of 63. The ramp over the 32 pairs is (i - 20) / 13 kept in [0, 1]: pair 31, the last, "
+    "gets 11 / 13 = 0.85. Capping high at 31 would give (i - 20) / 11 instead, and 1 at pair 31.",
+)
+_RAMP_STEPS = Idea(
+    "the ramp, step by step",
+    "low is dim(beta_fast) rounded down and high is dim(beta_slow) rounded up; the ramp is 0 up to pair "
+    "low, 1 from pair high on, and a straight line in between: compare your low and high with the "
+    "worked example (more=True)",
+    more=_RAMP_EXAMPLE,
+)
 _YARN_MISTAKES = (
     Mistake(lambda *a: _ramp(*a, reverse=True), _DIRECTION),
     Mistake(lambda *a: _ramp(*a, swap=True), _SWAPPED),
     Mistake(lambda *a: _ramp(*a, rounding="none"), _ROUNDING),
     Mistake(lambda *a: _ramp(*a, rounding="nearest"), _ROUNDING),
+    Mistake(lambda *a: _ramp(*a, rounding="inwards"), _ROUNDING),
+    Mistake(lambda *a: _ramp(*a, rounding="down"), _ROUNDING),
+    Mistake(lambda *a: _ramp(*a, rounding="up"), _ROUNDING),
     Mistake(lambda *a: _ramp(*a, clamp_ramp=False), _CLAMP_RAMP),
     Mistake(lambda *a: _ramp(*a, clamp_ends=False), _CLAMP_LOW),
-    Mistake(lambda *a: _ramp(*a, nudge=False), _NUDGE),
+    Mistake(lambda *a: _ramp(*a, nudge="never"), _NUDGE),
+    Mistake(lambda *a: _ramp(*a, nudge="always"), _ONLY_IF_EQUAL),
     Mistake(lambda *a: _ramp(*a, two_pi=False), _DIM),
+    Mistake(lambda *a: _ramp(*a, scale=2.0), _DIM),
+    Mistake(lambda *a: _ramp(*a, scale=0.5), _DIM),
+    Mistake(lambda *a: _ramp(*a, channels=True), _PAIR_INDEX),
+    Mistake(lambda d, *a: _ramp(d, *a, top=d // 2 - 1), _CAP_HIGH),
     Mistake(lambda d, b, L, fast=32, slow=1: _ramp(d, b, L), _DIM),
 )
 
@@ -531,12 +660,13 @@ def yarn_ramp(fn: Callable, *, raise_on_fail: bool = True, more: bool = False) -
         return Case((d, base, L, fast, slow), expected, label=label, hint=hint, names=names)
 
     cases = [
-        case(16, 10000.0, 256, 32, 1, "head_dim 16, context 256, betas 32 and 1", _DIRECTION),
+        case(16, 10000.0, 256, 32, 1, "head_dim 16, context 256, betas 32 and 1", _RAMP_STEPS),
         case(32, 10000.0, 256, 32, 1, "head_dim 32, context 256: the lesson's model", _SWAPPED),
         case(64, 10000.0, 4096, 32, 1, "head_dim 64, context 4096 (Llama-2-like)", _ROUNDING),
         case(64, 10000.0, 4096, 16, 2, "other betas: 16 and 2", _DIM),
         case(16, 10000.0, 64, 32, 1, "a short context: dim(beta_fast) < 0", _CLAMP_LOW),
         case(16, 10000.0, 4, 32, 1, "a tiny context: low == high", _NUDGE),
+        case(64, 10000.0, 65536, 32, 1, "a long context (65536): high lies past the last pair", _CAP_HIGH),
     ]
     return check(
         "yarn_ramp",
