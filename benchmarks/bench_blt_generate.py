@@ -39,7 +39,7 @@ from pathlib import Path
 import torch
 
 from bltlib import flops
-from bltlib.blt import BLT, Generation, blt_card, load_blt
+from bltlib.blt import BLT, Generation, blt_card, load_blt, stack_dims
 from bltlib.charaware import flops_per_byte as token_flops_per_byte
 from bltlib.data import load_text
 from bltlib.entropy import entropy_model_card
@@ -75,27 +75,27 @@ def entry_points(model: BLT) -> list[tuple[str, object, str]]:
     ]
 
 
-def time_parts(model: BLT, prompt: bytes, n_new: int) -> tuple[dict[str, float], float, int]:
-    """Seconds each part spent predicting the new bytes in one cached generation, the run's own seconds
-    per new byte, and the number of new bytes. Each part's entry points are wrapped in a clock for the run;
-    calls on more than one position (the prompt's pass) are left out."""
+def time_parts(model: BLT, prompt: bytes, n_new: int) -> tuple[dict[str, float], float]:
+    """Seconds each part spent per new byte in one cached generation, and the run's own seconds per new
+    byte. Each part's entry points are wrapped in a clock for the run; calls on more than one position
+    (bytes, or patches for ``read_patches``) are the prompt's pass and are left out."""
     seconds: dict[str, float] = {}
     points = entry_points(model)
 
-    def clocked(part: str, method: Callable) -> Callable:
+    def clocked(part: str, name: str, method: Callable) -> Callable:
         @functools.wraps(method)
         def run(x: torch.Tensor | list, *args: object, **kwargs: object) -> object:
             tick = time.perf_counter()
             out = method(x, *args, **kwargs)
-            positions = (x[0] if isinstance(x, list) else x).shape[1]
-            if positions == 1 or (part.startswith("latent") and args and args[-1] == 1):
+            size = args[-1] if name == "read_patches" else x.shape[1]  # read_patches(states, pids, n)
+            if size == 1:
                 seconds[part] = seconds.get(part, 0.0) + time.perf_counter() - tick
             return out
 
         return run
 
     for part, module, name in points:
-        setattr(module, name, clocked(part, getattr(module, name)))
+        setattr(module, name, clocked(part, name, getattr(module, name)))
     try:
         g = model.generate(prompt, n_new)
     finally:
@@ -103,7 +103,7 @@ def time_parts(model: BLT, prompt: bytes, n_new: int) -> tuple[dict[str, float],
             setattr(module, name, getattr(module, name).__wrapped__)  # what was there before the clock
     n = len(g.bytes)
     per_byte = {part: seconds.get(part, 0.0) / n for part, _, _ in points}  # in entry_points' order
-    return per_byte, sum(g.seconds[1:]) / (n - 1), n
+    return per_byte, sum(g.seconds[1:]) / (n - 1)
 
 
 def histogram(values: list[float], edges: list[float]) -> list[int]:
@@ -159,9 +159,7 @@ def main() -> None:
     c = model.config
     latent = c.latent_stack()
     context_patches = round((start + n_out / 2) / mean_patch)  # mean cached patches a latent step sees
-    latent_step = flops.transformer_flops(
-        flops.Dims(latent.dim, c.latent_layers, latent.ffn_hidden, context_patches)
-    )
+    latent_step = flops.transformer_flops(stack_dims(latent, c.latent_layers, context_patches))
     model_latent = c.flops_per_byte(mean_patch, context_bytes=start + n_out // 2)["latent"]
     counted_latent = steps_in_new * latent_step / n_out
     whole = c.flops_per_byte(mean_patch, context_bytes=min(c.local_window or 10**9, start + n_out // 2))
@@ -176,7 +174,7 @@ def main() -> None:
     hist_i = histogram([s * 1e3 for s in inside], edges_ms)
 
     # 4. where a cached byte's time goes
-    parts, clocked_per_byte, _ = time_parts(model, prompt, n_new)
+    parts, clocked_per_byte = time_parts(model, prompt, n_new)
     budget = 1 / (TARGET * speed[False])  # seconds per byte at exactly 20x the recompute
     rest = clocked_per_byte - sum(parts.values())
 

@@ -138,6 +138,15 @@ def hash_ngram_ids(ids: torch.Tensor, n: int, vocab: int, func: int = 0) -> torc
 # ----------------------------------------------------------------------------- config
 
 
+def stack_dims(stack: TransformerConfig, n_layers: int, reach: int) -> flops.Dims:
+    """The ``bltlib.flops`` shape of ``n_layers`` blocks of ``stack``, attention reaching ``reach`` positions.
+
+    >>> stack_dims(TransformerConfig(vocab_size=260, dim=64, n_layers=2, n_heads=4), 2, 128)
+    Dims(dim=64, n_layers=2, ffn_dim=176, context=128)
+    """
+    return flops.Dims(stack.dim, n_layers, stack.ffn_hidden, reach)
+
+
 @dataclass
 class BLTConfig:
     """Everything that fixes the shape of a :class:`BLT`.
@@ -254,16 +263,13 @@ class BLTConfig:
         local, latent = self.encoder_stack(), self.latent_stack()
         window = min(context, self.local_window or context)
 
-        def dims(stack: TransformerConfig, n_layers: int, reach: int) -> flops.Dims:
-            return flops.Dims(stack.dim, n_layers, stack.ffn_hidden, reach)
-
         k, d, dg = self.cross_attn_k, self.local_dim, self.latent_dim
         enc_x = self.encoder_layers if self.encoder_cross_all_layers else 1
         dec_x = self.decoder_layers if self.decoder_cross_all_layers else 1
         parts = flops.patch_model_flops_per_byte(
-            latent=dims(latent, self.latent_layers, max(1, round(context / patch_size))),
-            encoder=dims(local, self.encoder_layers, window),
-            decoder=dims(local, self.decoder_layers, window),
+            latent=stack_dims(latent, self.latent_layers, max(1, round(context / patch_size))),
+            encoder=stack_dims(local, self.encoder_layers, window),
+            decoder=stack_dims(local, self.decoder_layers, window),
             patch_size=patch_size,
             k=k,
             cross_layers=(enc_x, dec_x),
@@ -1503,7 +1509,7 @@ def training_throughput(
     per_byte = {
         "BLT": config.flops_per_byte(patch_size, t)["total"],
         "byte transformer": flops.transformer_flops(
-            flops.Dims(lm_config.dim, lm_config.n_layers, lm_config.ffn_hidden, t), lm_config.vocab_size
+            stack_dims(lm_config, lm_config.n_layers, t), lm_config.vocab_size
         ),
     }
     train_cfg = TrainConfig(steps=10_000, warmup=10, lr=1e-3, compile=False, amp=False, progress=False)

@@ -47,7 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bltlib import flops
-from bltlib.blt import BLT, blt_card, load_blt
+from bltlib.blt import BLT, blt_card, load_blt, stack_dims
 from bltlib.bpe import Tokenizer
 from bltlib.config import int_at_least
 from bltlib.data.batching import BOS_ID, BYTE_VOCAB, OFFSET
@@ -383,7 +383,7 @@ def flops_per_byte(
     if not int_at_least(context_tokens, 1):
         raise ValueError(f"context_tokens must be a positive int, got {context_tokens!r}")
     reach = min(context_tokens, config.sliding_window or context_tokens)
-    dims = flops.Dims(config.dim, config.n_layers, config.ffn_hidden, reach)
+    dims = stack_dims(config, config.n_layers, reach)
     total = flops.token_model_flops_per_byte(dims, config.vocab_size, bytes_per_token)
     extra = config.extra if isinstance(config, CharAwareConfig) else "none"
     if extra == "char":

@@ -7,10 +7,8 @@ CUDA-only): forwards are compared here, gradients in ``tests/test_cuda.py``.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import warnings
-from pathlib import Path
 
 import pytest
 import torch
@@ -33,8 +31,7 @@ from bltlib.blt import (
 from bltlib.data.batching import EOS_ID
 from bltlib.train import STATE_FILE, TrainConfig, Trainer
 from bltlib.transformer import FLEX_MIN_HEAD_DIM, Attention, TransformerConfig, attend
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.scripts import load_script
 
 
 @pytest.fixture(autouse=True)
@@ -337,9 +334,7 @@ def test_gpu_config_is_latent_heavy_and_flex_ready():
 
 
 def test_train_blt_script_gpu_preset_uses_the_gpu_config():
-    spec = importlib.util.spec_from_file_location("train_blt", ROOT / "scripts" / "train_blt.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("train_blt")
     args = script.parse_args(["--preset", "gpu"])
     assert script.blt_config(args) == gpu_blt_config()
     assert args.compile and args.out != script.DEFAULT_WEIGHTS  # never overwrites the shipped model

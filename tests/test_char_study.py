@@ -2,7 +2,6 @@
 loading it ships with: ``bltlib.charaware.answer`` and ``load_models``, for token, byte and BLT models."""
 
 import contextlib
-import importlib.util
 import io
 import json
 import math
@@ -32,17 +31,10 @@ from bltlib.entropy import entropy_model_config
 from bltlib.patching import Patcher
 from bltlib.tasks import CHAR_TASKS, NOISES
 from bltlib.transformer import TransformerConfig, TransformerLM
+from tests.scripts import load_script
 
-ROOT = Path(__file__).resolve().parents[1]
 WORD_SETS = ("frequent", "rare", "random")
 WITHOUT_BLT = [n for n in STUDY_MODELS if n != "blt"]
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("char_study", ROOT / "scripts" / "char_study.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script
 
 
 def run(script, tmp: Path, *extra: str) -> str:
@@ -58,7 +50,7 @@ def run(script, tmp: Path, *extra: str) -> str:
 def study(tmp_path_factory):
     """The ci study in four invocations: pretrain + fine-tune; everything for all models but the BLT;
     everything for the BLT (as a study begun before the BLT joined is completed); everything again."""
-    script = load_script()
+    script = load_script("char_study")
     tmp = tmp_path_factory.mktemp("char_study")
     final = tmp / "out" / "char_study_ci.json"
     first = run(script, tmp, "--phases", "pretrain", "finetune")

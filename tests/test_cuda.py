@@ -15,7 +15,8 @@ from bltlib.blt import BLT, BLTConfig, gpu_blt_config, load_blt, patch_ids
 from bltlib.data.batching import EOS_ID
 from bltlib.flops import training_flops
 from bltlib.train import TrainConfig, Trainer, load_weights
-from bltlib.transformer import Attention, TransformerConfig, TransformerLM, dense_mask, window_attention
+from bltlib.transformer import Attention, TransformerConfig, TransformerLM
+from tests.test_transformer import _blocked_and_dense
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -52,16 +53,9 @@ def test_blocked_window_attention_on_cuda_equals_sdpa_under_the_dense_mask(dtype
     # The SDPA path with a window (taken on CUDA when dropout rules flex out): overlapping key windows
     # are strided views, which the CUDA kernels must read, and their backward is a shifted sum.
     torch.manual_seed(0)
-    t, window = 300, 48
-    shape = (2, t, 4, 32)  # [B, T, H, d], transposed as the model makes them
-    q, k, v = (torch.randn(shape, device="cuda", dtype=dtype).transpose(1, 2) for _ in range(3))
-    q, k, v = (x.requires_grad_() for x in (q, k, v))
-    grad = torch.randn(2, 4, t, 32, device="cuda", dtype=dtype)
-    blocked = window_attention(q, k, v, window)
-    blocked_grads = torch.autograd.grad(blocked, (q, k, v), grad)
-    mask = dense_mask(t, t, window, torch.device("cuda"))
-    dense = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-    dense_grads = torch.autograd.grad(dense, (q, k, v), grad)
+    blocked, blocked_grads, dense, dense_grads = _blocked_and_dense(
+        300, 48, heads=4, d=32, device=torch.device("cuda"), dtype=dtype
+    )
     tol = dict(atol=2e-2, rtol=2e-2) if dtype == torch.bfloat16 else dict(atol=2e-5, rtol=2e-4)
     torch.testing.assert_close(blocked, dense, **tol)
     for got, expected in zip(blocked_grads, dense_grads, strict=True):

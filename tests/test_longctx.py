@@ -9,6 +9,7 @@ from bltlib import longctx
 from bltlib.rope import longrope_search
 from bltlib.train import TrainConfig
 from bltlib.transformer import TransformerConfig, TransformerLM
+from tests.scripts import load_script
 
 L = 32
 
@@ -146,13 +147,7 @@ def test_the_shipped_model_loads_with_its_card():
 
 
 def test_training_script_smoke(tmp_path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "train_rope_model", longctx.DEFAULT_WEIGHTS.parents[2] / "scripts/train_rope_model.py"
-    )
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("train_rope_model")
     out = tmp_path / "stage1.safetensors"
     common = [
         "--dim",

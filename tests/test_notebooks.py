@@ -1,6 +1,5 @@
 """Notebook hygiene and the exercise/solution pairing (nbval itself checks the outputs)."""
 
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -9,6 +8,7 @@ import nbformat
 import pytest
 
 from bltlib.exercises import BEGIN, PLACEHOLDER, make_exercise
+from tests.scripts import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -89,55 +89,28 @@ def test_committed_progress_bars_show_where_they_ended(path):
 
 
 def test_the_executor_gives_progress_bars_their_final_text():
-    spec = importlib.util.spec_from_file_location(
-        "execute_notebooks", ROOT / "scripts" / "execute_notebooks.py"
-    )
-    executor = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(executor)
+    executor = load_script("execute_notebooks")
 
     def model(name, **state):
         return {"model_name": name, "state": state}
 
-    notebook = nbformat.from_dict(
-        {
-            "metadata": {
-                "widgets": {
-                    "application/vnd.jupyter.widget-state+json": {
-                        "state": {
-                            "bar": model("HBoxModel", children=["IPY_MODEL_l", "IPY_MODEL_p", "IPY_MODEL_c"]),
-                            "l": model("HTMLModel", value="train:\u2007100%"),
-                            "p": model("FloatProgressModel", value=250.0, max=250.0),
-                            "c": model("HTMLModel", value="\u2007250/250\u2007[00:39&lt;00:00]"),
-                            "fig": model("FigureModel"),
-                        }
-                    }
-                }
-            },
-            "nbformat": 4,
-            "nbformat_minor": 5,
-            "cells": [
-                {
-                    "cell_type": "code",
-                    "metadata": {},
-                    "source": "",
-                    "execution_count": 1,
-                    "outputs": [
-                        {
-                            "output_type": "display_data",
-                            "metadata": {},
-                            "data": {
-                                "text/plain": text,
-                                "application/vnd.jupyter.widget-view+json": {"model_id": model_id},
-                            },
-                        }
-                        for model_id, text in [
-                            ("bar", "train:   0%|          | 0/250"),
-                            ("fig", "FigureWidget"),
-                        ]
-                    ],
-                }
-            ],
-        }
+    widgets = {
+        "bar": model("HBoxModel", children=["IPY_MODEL_l", "IPY_MODEL_p", "IPY_MODEL_c"]),
+        "l": model("HTMLModel", value="train:\u2007100%"),
+        "p": model("FloatProgressModel", value=250.0, max=250.0),
+        "c": model("HTMLModel", value="\u2007250/250\u2007[00:39&lt;00:00]"),
+        "fig": model("FigureModel"),
+    }
+    outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={"text/plain": text, "application/vnd.jupyter.widget-view+json": {"model_id": model_id}},
+        )
+        for model_id, text in [("bar", "train:   0%|          | 0/250"), ("fig", "FigureWidget")]
+    ]
+    notebook = nbformat.v4.new_notebook(
+        metadata={"widgets": {"application/vnd.jupyter.widget-state+json": {"state": widgets}}},
+        cells=[nbformat.v4.new_code_cell(execution_count=1, outputs=outputs)],
     )
     executor.final_progress_text(notebook)
     bar, figure = (o["data"]["text/plain"] for o in notebook.cells[0].outputs)

@@ -97,5 +97,5 @@ def test_the_start_here_check_asks_for_the_runtime_dependencies():
         parsed = Requirement(requirement)
         (spec,) = parsed.specifier
         assert spec.operator == ">=", requirement
-        wanted[_name(parsed.name)] = spec.version
+        wanted[_name(requirement)] = spec.version
     assert {_name(name): minimum for name, minimum in envcheck.REQUIRED.items()} == wanted

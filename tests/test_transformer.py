@@ -145,19 +145,28 @@ def test_sliding_window_attention_equals_an_explicit_masked_softmax():
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
 
 
+def _blocked_and_dense(t, window, heads, d, device="cpu", dtype=torch.float64):
+    """``window_attention`` and SDPA under ``dense_mask`` on the same random q, k, v (batch 2, laid out
+    as the model makes them: [B, T, H, d] transposed) and output gradient: each one's value and its
+    gradients for (q, k, v). Seed first."""
+    q, k, v = (
+        torch.randn(2, t, heads, d, device=device, dtype=dtype).transpose(1, 2).requires_grad_()
+        for _ in range(3)
+    )
+    grad = torch.randn(2, heads, t, d, device=device, dtype=dtype)
+    blocked = window_attention(q, k, v, window)
+    blocked_grads = torch.autograd.grad(blocked, (q, k, v), grad)
+    dense = F.scaled_dot_product_attention(q, k, v, attn_mask=dense_mask(t, t, window, device))
+    dense_grads = torch.autograd.grad(dense, (q, k, v), grad)
+    return blocked, blocked_grads, dense, dense_grads
+
+
 @pytest.mark.parametrize(("t", "window"), [(12, 4), (37, 4), (33, 7), (5, 1), (100, 16), (9, 16), (64, 8)])
 def test_blocked_window_attention_equals_sdpa_under_the_dense_mask_values_and_gradients(t, window):
     # odd windows (blocks of the whole window), lengths that are not a multiple of the block, and a
-    # sequence shorter than one block; inputs laid out as the model makes them ([B, T, H, d] transposed)
+    # sequence shorter than one block
     torch.manual_seed(t * 100 + window)
-    q, k, v = (
-        torch.randn(2, t, 3, 4, dtype=torch.float64).transpose(1, 2).requires_grad_() for _ in range(3)
-    )
-    grad = torch.randn(2, 3, t, 4, dtype=torch.float64)
-    blocked = window_attention(q, k, v, window)
-    blocked_grads = torch.autograd.grad(blocked, (q, k, v), grad)
-    dense = F.scaled_dot_product_attention(q, k, v, attn_mask=dense_mask(t, t, window))
-    dense_grads = torch.autograd.grad(dense, (q, k, v), grad)
+    blocked, blocked_grads, dense, dense_grads = _blocked_and_dense(t, window, heads=3, d=4)
     torch.testing.assert_close(blocked, dense)
     for got, expected in zip(blocked_grads, dense_grads, strict=True):
         torch.testing.assert_close(got, expected)

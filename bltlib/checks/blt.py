@@ -584,10 +584,16 @@ def _encoder_ids(lengths: torch.Tensor, n: int) -> torch.Tensor:
     return out
 
 
-def _skip_empty(lengths: torch.Tensor, n: int) -> torch.Tensor:
-    kept = [[length for length in row[1:] if length > 0] for row in lengths.tolist()]
+def _drop_empty(lengths: torch.Tensor) -> torch.Tensor:
+    """Each row's non-zero lengths, in order, padded with zeros to the widest row."""
+    kept = [[length for length in row if length > 0] for row in lengths.tolist()]
     width = max(len(row) for row in kept)
-    return decoder_patch_ids(torch.tensor([[1] + row + [0] * (width - len(row)) for row in kept]), n)
+    return torch.tensor([row + [0] * (width - len(row)) for row in kept])
+
+
+def _skip_empty(lengths: torch.Tensor, n: int) -> torch.Tensor:
+    kept = _drop_empty(lengths[:, 1:])
+    return decoder_patch_ids(torch.cat([torch.ones_like(kept[:, :1]), kept], dim=1), n)
 
 
 def _flattened(lengths: torch.Tensor, n: int) -> torch.Tensor:
@@ -1003,9 +1009,7 @@ def bits_per_byte(fn: Callable, *, raise_on_fail: bool = True, more: bool = Fals
 
 def _encoder_skip_empty(lengths: torch.Tensor, n: int) -> torch.Tensor:
     """Patch ids counted over the non-empty patches only: an empty patch loses its index."""
-    kept = [[length for length in row if length > 0] for row in lengths.tolist()]
-    width = max(len(row) for row in kept)
-    return _encoder_ids(torch.tensor([row + [0] * (width - len(row)) for row in kept]), n)
+    return _encoder_ids(_drop_empty(lengths), n)
 
 
 def _encoder_one_long_row(lengths: torch.Tensor, n: int) -> torch.Tensor:
@@ -1026,6 +1030,14 @@ _ENCODER_RULE = Idea(
     "token t is in patch j when patches 0 .. j-1 hold at most t tokens and patches 0 .. j more than t; "
     "[BOS] is patch 0",
     more=_ENCODER_EXAMPLE,
+)
+_ENCODER_EMPTY_KEEPS = Idea(
+    "an empty patch keeps its index",
+    "a zero-length patch holds no token, but it is still a patch (the latent model outputs a vector "
+    "for it): count it, so the ids after it jump by two",
+    more="patch_lengths [1, 2, 0, 3], T = 5: patch 0 is [BOS], patch 1 tokens 1-2, patch 2 is empty, "
+    "patch 3 tokens 3-5. The answer is [0, 1, 1, 3, 3]; skipping the empty patch gives [0, 1, 1, 2, "
+    "2], and pool would then put patch 3's bytes in patch 2's row.",
 )
 _ENCODER_MISTAKES = (
     Mistake(
@@ -1050,17 +1062,7 @@ _ENCODER_MISTAKES = (
             "before the one of token t + 1.",
         ),
     ),
-    Mistake(
-        _encoder_skip_empty,
-        Idea(
-            "an empty patch keeps its index",
-            "a zero-length patch holds no token, but it is still a patch (the latent model outputs a vector "
-            "for it): count it, so the ids after it jump by two",
-            more="patch_lengths [1, 2, 0, 3], T = 5: patch 0 is [BOS], patch 1 tokens 1-2, patch 2 is empty, "
-            "patch 3 tokens 3-5. The answer is [0, 1, 1, 3, 3]; skipping the empty patch gives [0, 1, 1, 2, "
-            "2], and pool would then put patch 3's bytes in patch 2's row.",
-        ),
-    ),
+    Mistake(_encoder_skip_empty, _ENCODER_EMPTY_KEEPS),
     Mistake(
         _one_byte_late,
         Idea(
@@ -1110,7 +1112,7 @@ def encoder_ids(fn: Callable, *, raise_on_fail: bool = True, more: bool = False)
     cases = [
         ([[1, 3, 2]], 5, "[BOS], then patches of 3 and 2 bytes"),
         ([[1, 1, 1, 1]], 3, "one token per patch"),
-        ([[1, 2, 0, 3]], 5, "an empty patch in the middle", _ENCODER_MISTAKES[2].idea),
+        ([[1, 2, 0, 3]], 5, "an empty patch in the middle", _ENCODER_EMPTY_KEEPS),
         ([[1, 3, 2, 0], [1, 1, 2, 2]], 5, "two rows; row 0 padded with a zero-length patch"),
         _TWO_ROWS_13,
     ]
@@ -1171,20 +1173,18 @@ _BOUNDARY_STRICT = Idea(
     "a patch closes when the entropy is GREATER than the threshold; an entropy equal to it does not",
     more=_BOUNDARY_EXAMPLE,
 )
+_BOUNDARY_AVERAGE = Idea(
+    "one position, not an average",
+    "the global rule looks at a single entropy, the one about the next byte; averaging over the "
+    "patch smooths away exactly the spikes that mark boundaries",
+    more=_BOUNDARY_EXAMPLE,
+)
 _BOUNDARY_MISTAKES = (
     Mistake(lambda e, th: len(e) == 1 or (len(e) > 1 and e[-2] > th), _BOUNDARY_NEWEST),
     Mistake(lambda e, th: e[-1] > th, _BOUNDARY_FORCED),
     Mistake(lambda e, th: len(e) <= 2 or e[-1] > th, _BOUNDARY_SECOND),
     Mistake(lambda e, th: len(e) == 1 or e[-1] >= th, _BOUNDARY_STRICT),
-    Mistake(
-        lambda e, th: len(e) == 1 or sum(e[1:]) / len(e[1:]) > th,
-        Idea(
-            "one position, not an average",
-            "the global rule looks at a single entropy, the one about the next byte; averaging over the "
-            "patch smooths away exactly the spikes that mark boundaries",
-            more=_BOUNDARY_EXAMPLE,
-        ),
-    ),
+    Mistake(lambda e, th: len(e) == 1 or sum(e[1:]) / len(e[1:]) > th, _BOUNDARY_AVERAGE),
 )
 
 
@@ -1211,7 +1211,7 @@ def closes_patch(fn: Callable, *, raise_on_fail: bool = True, more: bool = False
         case([0.2], 1.0, "only [BOS] read so far", _BOUNDARY_FORCED),
         case([3.0, 0.4], 1.0, "[BOS] and one byte read: the rule decides byte 2", _BOUNDARY_SECOND),
         case([3.0, 0.5, 1.0], 1.0, "the newest entropy equals the threshold", _BOUNDARY_STRICT),
-        case([2.0, 0.1, 0.2, 0.3, 1.6], 1.5, "a quiet patch, then a spike", _BOUNDARY_MISTAKES[4].idea),
+        case([2.0, 0.1, 0.2, 0.3, 1.6], 1.5, "a quiet patch, then a spike", _BOUNDARY_AVERAGE),
         case([4.1, 0.3, 2.2, 1.9, 0.6, 2.8, 0.9], 2.0, "a longer run"),
     ]
     return check(

@@ -471,9 +471,11 @@ def _train(
     recount: bool = True,
     first_id: int = 256,
     count: Callable[[list[list[int]]], dict] | None = None,
+    keep: bool = True,
 ) -> dict:
     """Naive BPE training over chunks of ids, with switches for the usual mistakes (``count`` takes the
-    pair counts of all chunks; by default each pair's total over every chunk)."""
+    pair counts of all chunks; by default each pair's total over every chunk; ``keep=False`` drops what
+    each merge returns, so every step counts the starting ids again)."""
     pick = pick or (lambda stats: min(stats, key=lambda p: (-stats[p], p)))
     merges: dict = {}
     frozen: list = []
@@ -494,7 +496,8 @@ def _train(
             break
         else:
             pair = pick(stats)
-        ids = [bpe.merge(chunk, pair, idx) for chunk in ids]
+        if keep:
+            ids = [bpe.merge(chunk, pair, idx) for chunk in ids]
         merges[pair] = idx
     return merges
 
@@ -562,14 +565,9 @@ _PAIR_TO_ID = Idea(
 )
 
 
-def _train_keeps_old_ids(text: str, vocab_size: int) -> dict:
-    """The first merge's pair, given the last id: what training gives when the merged ids are dropped."""
-    return dict.fromkeys(_train_text(text, min(vocab_size, 257)), vocab_size - 1)
-
-
 _TRAIN_MISTAKES = (
     Mistake(lambda text, v: _train_text(text, v, pick=lambda stats: min(stats, key=stats.get)), _MOST),
-    Mistake(_train_keeps_old_ids, _KEEP_MERGED),
+    Mistake(lambda text, v: _train_text(text, v, keep=False), _KEEP_MERGED),
     Mistake(lambda text, v: {i: p for p, i in _train_text(text, v).items()}, _PAIR_TO_ID),
     Mistake(lambda text, v: _train_text(text, v - 1), _IDS),
     Mistake(lambda text, v: _train([list(text)], v - 256), _UTF8),
@@ -1093,9 +1091,7 @@ def _chunk_stats_overwritten(chunks: list[list[int]]) -> dict:
 _CHUNK_MISTAKES = (
     Mistake(lambda chunks, v: _train(_chunk_ids(chunks), v - 256, count=_chunk_stats_once), _EACH_OCCURRENCE),
     Mistake(lambda chunks, v: _train(_chunk_ids(chunks), v - 256, count=_chunk_stats_overwritten), _ADD_UP),
-    Mistake(
-        lambda chunks, v: dict.fromkeys(_train(_chunk_ids(chunks), min(v, 257) - 256), v - 1), _KEEP_MERGED
-    ),
+    Mistake(lambda chunks, v: _train(_chunk_ids(chunks), v - 256, keep=False), _KEEP_MERGED),
     Mistake(lambda chunks, v: _train([list("".join(chunks).encode("utf-8"))], v - 256), _BOUNDARY),
     Mistake(lambda chunks, v: _train([list(" ".join(chunks).encode("utf-8"))], v - 256), _BOUNDARY),
     Mistake(lambda chunks, v: _train(_chunk_ids(list(dict.fromkeys(chunks))), v - 256), _REPEATS),

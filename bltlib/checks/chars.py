@@ -711,6 +711,14 @@ _EXACT = Idea(
     "after the cut and the strip the two strings must be equal: character for character, case included.",
     more=_EM_EXAMPLE,
 )
+_STRIP_BOTH = Idea(
+    "strip both ends",
+    "the model's answer often ends with a space (before the newline, or where decoding stopped): "
+    "remove the whitespace after the answer as well as before it.",
+    more="' esuoh \\nReverse' cut at the newline is ' esuoh ': stripped of the spaces on both sides "
+    "it is 'esuoh', the answer; with only the space before it removed it is still 'esuoh ', which "
+    "is not. " + _EM_EXAMPLE,
+)
 _EM_MISTAKES = (
     Mistake(lambda p, a: p == a, _STRIP),
     Mistake(lambda p, a: _em(p, a, strip="none"), _STRIP),
@@ -760,17 +768,7 @@ _EM_MISTAKES = (
             more=_EM_EXAMPLE,
         ),
     ),
-    Mistake(
-        lambda p, a: _em(p, a, strip="left"),
-        Idea(
-            "strip both ends",
-            "the model's answer often ends with a space (before the newline, or where decoding stopped): "
-            "remove the whitespace after the answer as well as before it.",
-            more="' esuoh \\nReverse' cut at the newline is ' esuoh ': stripped of the spaces on both sides "
-            "it is 'esuoh', the answer; with only the space before it removed it is still 'esuoh ', which "
-            "is not. " + _EM_EXAMPLE,
-        ),
-    ),
+    Mistake(lambda p, a: _em(p, a, strip="left"), _STRIP_BOTH),
 )
 
 
@@ -793,7 +791,7 @@ def exact_match(fn: Callable, *, raise_on_fail: bool = True, more: bool = False)
     cases = [
         case("esuoh", "esuoh", "the very answer", _EXACT),
         case(" esuoh", "esuoh", "a space before the answer", _STRIP),
-        case(" esuoh ", "esuoh", "a space after the answer too", _EM_MISTAKES[9].idea),
+        case(" esuoh ", "esuoh", "a space after the answer too", _STRIP_BOTH),
         case(" esuoh\nReverse the word:", "esuoh", "the model went on after the newline", _CUT),
         case(" Esuoh\n", "esuoh", "an upper-case letter", _EM_MISTAKES[4].idea),
         case(" h o u s e\n", "h o u s e", "spaces inside the answer", _EM_MISTAKES[6].idea),
@@ -1080,12 +1078,12 @@ def _interval(
     return (max(0.0, lo), min(1.0, hi)) if clip else (lo, hi)
 
 
-def _close_pair(actual: Any, expected: tuple[float, float]) -> bool:
+def _close_pair(actual: Any, expected: tuple[float, float], tol: float = 1e-9) -> bool:
     return (
         isinstance(actual, tuple | list)
         and len(actual) == 2
         and all(isinstance(x, int | float) and not isinstance(x, bool) for x in actual)
-        and all(abs(a - e) < 1e-9 for a, e in zip(actual, expected, strict=True))
+        and all(abs(a - e) < tol for a, e in zip(actual, expected, strict=True))
     )
 
 
@@ -1173,8 +1171,7 @@ _FULL_PRECISION = Idea(
 
 def _interval_form(actual: Any, expected: tuple[float, float]) -> Idea | None:
     if isinstance(actual, tuple) and len(actual) == 2:
-        numbers = all(isinstance(x, int | float) and not isinstance(x, bool) for x in actual)
-        if numbers and all(abs(a - e) < 5e-3 for a, e in zip(actual, expected, strict=True)):
+        if _close_pair(actual, expected, tol=5e-3):
             # Close, yet not within 1e-9 (or the ends' exact 0 and 1 would be the case's own hint).
             return None if _close_pair(actual, expected) else _FULL_PRECISION
         return None

@@ -18,6 +18,7 @@ solution's code. ``raise_on_fail=False`` returns the :class:`CheckResult` instea
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -280,18 +281,17 @@ def _ints_form(what: str, starts: bool = False) -> Callable[[Any, list], Idea | 
     return form
 
 
+_OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt}
+
+
 def _global(
     e: np.ndarray, threshold: float, *, forced: int | None = 2, shift: int = 1, op: str = ">"
 ) -> list[int]:
     """The global rule with switches for the usual mistakes (the defaults give the right starts)."""
     n = len(e)
     start = forced if forced is not None else 1
-    keep = {
-        ">": lambda v: v > threshold,
-        ">=": lambda v: v >= threshold,
-        "<": lambda v: v < threshold,
-    }[op]
-    found = [t for t in range(start, n) if 0 <= t - shift < n and keep(e[t - shift])]
+    keep = _OPS[op]
+    found = [t for t in range(start, n) if 0 <= t - shift < n and keep(e[t - shift], threshold)]
     head = list(range(min(n, forced))) if forced is not None else []
     return head + found
 
@@ -409,9 +409,9 @@ def _monotonic(
         "abs": lambda t: abs(e[t - shift] - e[t - shift - 1]),
         "level": lambda t: e[t - shift],
     }[rise]
-    above = (lambda v: v >= threshold) if op == ">=" else (lambda v: v > threshold)
+    above = _OPS[op]
     head = list(range(min(n, forced)))
-    return head + [t for t in range(3, n) if t - shift < n and above(change(t))]
+    return head + [t for t in range(3, n) if t - shift < n and above(change(t), threshold)]
 
 
 _RISE_EXAMPLE = (
@@ -710,28 +710,13 @@ _KEEP = Idea(
     more=_SPLIT_EXAMPLE,
 )
 _CAPPED_MISTAKES = (
-    Mistake(lambda e, th, cap: _lengths(patching.entropy_patch_starts(e, th), len(e)), _CAP),
-    Mistake(
-        lambda e, th, cap: [min(n, cap) for n in _lengths(patching.entropy_patch_starts(e, th), len(e))],
-        _KEEP,
-    ),
-    Mistake(lambda e, th, cap: _lengths(patching.entropy_patch_starts(e, th), len(e))[:-1], _LENGTHS),
-    Mistake(
-        lambda e, th, cap: _split(_lengths(patching.entropy_patch_starts(e, th), len(e))[:-1], cap, ""),
-        _LENGTHS,
-    ),
-    Mistake(
-        lambda e, th, cap: _split(_lengths(patching.entropy_patch_starts(e, th), len(e)), cap, "rest_first"),
-        _GREEDY,
-    ),
-    Mistake(
-        lambda e, th, cap: _split(_lengths(patching.entropy_patch_starts(e, th), len(e)), cap, "even"),
-        _GREEDY,
-    ),
-    Mistake(
-        lambda e, th, cap: _split(_lengths(patching.entropy_patch_starts(e, th), len(e)), cap, "zero"),
-        _NO_EMPTY,
-    ),
+    Mistake(lambda e, th, cap: patching.entropy_patch_lengths(e, th), _CAP),
+    Mistake(lambda e, th, cap: [min(n, cap) for n in patching.entropy_patch_lengths(e, th)], _KEEP),
+    Mistake(lambda e, th, cap: patching.entropy_patch_lengths(e, th)[:-1], _LENGTHS),
+    Mistake(lambda e, th, cap: _split(patching.entropy_patch_lengths(e, th)[:-1], cap, ""), _LENGTHS),
+    Mistake(lambda e, th, cap: _split(patching.entropy_patch_lengths(e, th), cap, "rest_first"), _GREEDY),
+    Mistake(lambda e, th, cap: _split(patching.entropy_patch_lengths(e, th), cap, "even"), _GREEDY),
+    Mistake(lambda e, th, cap: _split(patching.entropy_patch_lengths(e, th), cap, "zero"), _NO_EMPTY),
     Mistake(_grid, _OWN_START),
     Mistake(lambda e, th, cap: patching.entropy_patch_starts(e, th), _STARTS_NOT_LENGTHS),
 )
